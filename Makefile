@@ -1,0 +1,33 @@
+# One target directory for every clone on this machine (CI clones main afresh each run), kept
+# with the other slow-to-build caches outside the repository.
+export SCHEDULER_CACHE ?= $(HOME)/.cache/scheduler
+export CARGO_TARGET_DIR ?= $(SCHEDULER_CACHE)/target
+# Queries are checked against the committed .sqlx/ data: building needs no database.
+export SQLX_OFFLINE ?= true
+
+.PHONY: all build test lint fmt sqlx-prepare pg clean-test-dbs
+
+all: build
+
+build:
+	cargo build --workspace --locked
+
+## Runs every test of the workspace (starts or finds Postgres first).
+test:
+	scripts/test.sh
+
+## cargo fmt --check and clippy with warnings as errors.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Regenerates .sqlx/ (the offline query data) against a live database; run after changing SQL.
+sqlx-prepare:
+	scripts/sqlx-prepare.sh
+
+## Prints the DATABASE_URL of the Postgres the tests use, starting one when needed.
+pg:
+	@scripts/ensure-postgres.sh

@@ -1,0 +1,255 @@
+use chrono::Duration;
+use scheduler_store::schedulers::{self, EventTypeFilter, ListQuery, Owner};
+use scheduler_store::testing::fresh_db;
+use scheduler_store::{fires, tenancy, StoreError};
+
+use crate::{at, hex_id, record};
+
+const A: Owner<'static> = Owner {
+    organization_id: "org_a",
+    user_id: "u1",
+};
+
+async fn seed_users(pool: &sqlx::PgPool) {
+    for (org, user) in [("org_a", "u1"), ("org_a", "u2"), ("org_b", "u1")] {
+        tenancy::ensure_user(pool, org, user).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn create_get_update_delete_round_trip() {
+    let db = fresh_db().await;
+    seed_users(&db.pool).await;
+    let t0 = at("2024-09-11T07:34:42.158Z");
+    let mut rec = record("org_a", "u1", &hex_id(1), t0);
+    rec.options = Some(serde_json::json!({"k": [1, 2]}));
+    rec.trigger_time = Some(at("1969-12-31T16:00:00.000Z"));
+    rec.internal_id = Some("662f175874c8ca8d00a1d30d".into());
+
+    let mut tx = db.pool.begin().await.unwrap();
+    schedulers::insert(&mut tx, &rec).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(schedulers::get(&db.pool, A, &rec.id).await.unwrap(), rec);
+
+    // The same id again is a conflict, not a silent overwrite.
+    let mut tx = db.pool.begin().await.unwrap();
+    assert!(matches!(
+        schedulers::insert(&mut tx, &rec).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    tx.rollback().await.unwrap();
+
+    let mut tx = db.pool.begin().await.unwrap();
+    let mut row = schedulers::get_for_update(&mut tx, A, &rec.id)
+        .await
+        .unwrap();
+    row.name = "renamed".into();
+    row.is_paused = true;
+    row.next_fire_at = None;
+    row.updated_at = t0 + Duration::seconds(5);
+    schedulers::update(&mut tx, &row).await.unwrap();
+    tx.commit().await.unwrap();
+    let got = schedulers::get(&db.pool, A, &rec.id).await.unwrap();
+    assert_eq!(got, row);
+    assert_eq!(got.created_at, t0, "created_at never changes");
+
+    let mut tx = db.pool.begin().await.unwrap();
+    let deleted = schedulers::delete(&mut tx, A, &rec.id, t0).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(deleted.id, rec.id);
+    assert!(matches!(
+        schedulers::get(&db.pool, A, &rec.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn reads_and_writes_are_scoped_to_organization_and_user() {
+    let db = fresh_db().await;
+    seed_users(&db.pool).await;
+    let rec = record("org_a", "u1", &hex_id(7), at("2024-01-01T00:00:00Z"));
+    let mut tx = db.pool.begin().await.unwrap();
+    schedulers::insert(&mut tx, &rec).await.unwrap();
+    tx.commit().await.unwrap();
+
+    for other in [
+        Owner {
+            organization_id: "org_a",
+            user_id: "u2",
+        },
+        Owner {
+            organization_id: "org_b",
+            user_id: "u1",
+        },
+    ] {
+        assert!(matches!(
+            schedulers::get(&db.pool, other, &rec.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let mut tx = db.pool.begin().await.unwrap();
+        assert!(matches!(
+            schedulers::delete(&mut tx, other, &rec.id, rec.created_at).await,
+            Err(StoreError::NotFound)
+        ));
+        tx.rollback().await.unwrap();
+        let page = schedulers::list(
+            &db.pool,
+            &ListQuery {
+                organization_id: other.organization_id,
+                user_id: other.user_id,
+                event_type: EventTypeFilter::Any,
+                limit: 10,
+                skip: 0,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((page.items.len(), page.total), (0, 0));
+    }
+    assert_eq!(schedulers::get(&db.pool, A, &rec.id).await.unwrap(), rec);
+}
+
+#[tokio::test]
+async fn list_filters_pages_and_orders_newest_first() {
+    let db = fresh_db().await;
+    seed_users(&db.pool).await;
+    let base = at("2024-09-13T09:05:36.286Z");
+    let types = ["whatsapp_outbound", "telegram_outbound", "board_automation"];
+    let mut tx = db.pool.begin().await.unwrap();
+    for i in 0..23u64 {
+        let mut r = record(
+            "org_a",
+            "u1",
+            &hex_id(100 + i),
+            base + Duration::seconds(i as i64 / 2),
+        );
+        r.event_type = types[(i % 3) as usize].into();
+        schedulers::insert(&mut tx, &r).await.unwrap();
+    }
+    // Another user's scheduler never shows.
+    schedulers::insert(&mut tx, &record("org_a", "u2", &hex_id(999), base))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let q = |event_type, limit, skip| ListQuery {
+        organization_id: "org_a",
+        user_id: "u1",
+        event_type,
+        limit,
+        skip,
+    };
+    let page = schedulers::list(&db.pool, &q(EventTypeFilter::Any, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!((page.items.len(), page.total), (10, 23));
+    // Newest first: created_at descending, then id descending for equal created_at.
+    let keys: Vec<_> = page
+        .items
+        .iter()
+        .map(|r| (r.created_at, r.id.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, sorted);
+    assert_eq!(page.items[0].id, hex_id(122));
+
+    let last = schedulers::list(&db.pool, &q(EventTypeFilter::Any, 10, 20))
+        .await
+        .unwrap();
+    assert_eq!((last.items.len(), last.total), (3, 23));
+    let beyond = schedulers::list(&db.pool, &q(EventTypeFilter::Any, 10, 30))
+        .await
+        .unwrap();
+    assert_eq!((beyond.items.len(), beyond.total), (0, 23));
+
+    let exact = schedulers::list(
+        &db.pool,
+        &q(
+            EventTypeFilter::OneOf(vec!["board_automation".into()]),
+            100,
+            0,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(exact.total, 7);
+    assert!(exact
+        .items
+        .iter()
+        .all(|r| r.event_type == "board_automation"));
+
+    let any_of =
+        EventTypeFilter::OneOf(vec!["whatsapp_outbound".into(), "telegram_outbound".into()]);
+    let both = schedulers::list(&db.pool, &q(any_of, 100, 0))
+        .await
+        .unwrap();
+    assert_eq!(both.total, 16);
+    assert!(both
+        .items
+        .iter()
+        .all(|r| r.event_type != "board_automation"));
+
+    let none = schedulers::list(
+        &db.pool,
+        &q(EventTypeFilter::OneOf(vec!["whats".into()]), 100, 0),
+    )
+    .await
+    .unwrap();
+    assert_eq!(none.total, 0, "exact match, not a substring match");
+}
+
+#[tokio::test]
+async fn deleting_cancels_open_fires_and_keeps_the_history() {
+    let db = fresh_db().await;
+    seed_users(&db.pool).await;
+    let t0 = at("2024-01-01T00:00:00Z");
+    let rec = record("org_a", "u1", &hex_id(3), t0);
+    let mut tx = db.pool.begin().await.unwrap();
+    schedulers::insert(&mut tx, &rec).await.unwrap();
+    tx.commit().await.unwrap();
+    let fire = fires::insert_manual(&db.pool, &rec.id, "org_a", t0)
+        .await
+        .unwrap();
+    assert_eq!(fire.status, "pending");
+
+    let mut tx = db.pool.begin().await.unwrap();
+    schedulers::delete(&mut tx, A, &rec.id, t0).await.unwrap();
+    tx.commit().await.unwrap();
+    let after = fires::get(&db.pool, fire.id).await.unwrap();
+    assert_eq!(after.status, "cancelled");
+    // A cancelled fire cannot be leased or completed any more.
+    let leased = fires::lease_available(
+        &db.pool,
+        t0 + Duration::hours(1),
+        10,
+        fires::Lease {
+            owner: "r1",
+            until: t0 + Duration::hours(2),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(leased.is_empty());
+    assert!(!fires::mark_delivered(&db.pool, fire.id, t0).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_stored_row_round_trips_through_the_timing_engine() {
+    let db = fresh_db().await;
+    seed_users(&db.pool).await;
+    let mut rec = record("org_a", "u1", &hex_id(4), at("2024-09-11T14:35:00.000Z"));
+    rec.trigger_frequency_unit = Some("years".into());
+    rec.triger_month_and_day = Some(at("1969-12-31T16:32:00.000Z"));
+    rec.trigger_time = Some(at("1969-12-31T16:00:00.000Z"));
+    rec.timezone = "Asia/Hong_Kong".into();
+    let mut tx = db.pool.begin().await.unwrap();
+    schedulers::insert(&mut tx, &rec).await.unwrap();
+    tx.commit().await.unwrap();
+    let stored = schedulers::get(&db.pool, A, &rec.id).await.unwrap();
+    let schedule = stored.schedule().expect("stored timing is valid");
+    assert_eq!(
+        schedule.first_at_or_after(rec.start_datetime),
+        Some(at("2024-12-31T16:00:00Z"))
+    );
+}

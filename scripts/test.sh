@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make test`: every test of the workspace against real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(scripts/ensure-postgres.sh)"
+export DATABASE_URL
+
+# Each test creates its own database named t_<uuid>; drop what earlier runs left behind.
+stale=$(psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 't\_%'")
+for db in $stale; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true; done
+
+if ! command -v cargo-nextest >/dev/null; then
+    echo "test.sh: cargo-nextest is missing; installing it" >&2
+    cargo install cargo-nextest --locked
+fi
+exec cargo nextest run --workspace --locked --no-fail-fast "$@"
