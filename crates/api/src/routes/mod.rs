@@ -1,0 +1,89 @@
+//! Handlers. Each module is one group of routes; `lib.rs` wires the paths.
+
+pub(crate) mod admin;
+pub(crate) mod schedulers;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::{ApiError, AppState, TENANT_PREFIXES};
+
+/// `GET /openapi.json`: the OpenAPI 3 document of every route, generated from the code.
+pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
+    let mut response = axum::Json(state.openapi.as_ref().clone()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// Unknown routes. A tenant path with an empty segment (`/organization//users/...`,
+/// `.../schedulers/`) gets the seed API's "`<param>` is required" instead of a bare 404.
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
+    match missing_param(uri.path()) {
+        Some(param) => ApiError::bad_request(format!("{param} is required")),
+        None => ApiError::NotFound("Not found".to_owned()),
+    }
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed("Method not allowed".to_owned())
+}
+
+fn missing_param(path: &str) -> Option<&'static str> {
+    let segs: Vec<&str> = path.split('/').collect();
+    // ["", "3rd", "organization", org, "users", user, "schedulers", id, ...]
+    let prefix = format!("/{}", segs.get(1)?);
+    if !TENANT_PREFIXES.contains(&prefix.as_str()) || segs.get(2) != Some(&"organization") {
+        return None;
+    }
+    if segs.get(3).is_some_and(|s| s.is_empty()) {
+        return Some("organization_id");
+    }
+    if segs.get(4) != Some(&"users") {
+        return None;
+    }
+    if segs.get(5).is_some_and(|s| s.is_empty()) {
+        return Some("user_id");
+    }
+    if segs.get(6) != Some(&"schedulers") {
+        return None;
+    }
+    if segs.get(7).is_some_and(|s| s.is_empty()) {
+        return Some("scheduler_id");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_param;
+
+    #[test]
+    fn names_the_empty_segment() {
+        assert_eq!(
+            missing_param("/3rd/organization//users/u/schedulers"),
+            Some("organization_id")
+        );
+        assert_eq!(
+            missing_param("/v1/organization/o/users//schedulers"),
+            Some("user_id")
+        );
+        assert_eq!(
+            missing_param("/3rd/organization/o/users/u/schedulers/"),
+            Some("scheduler_id")
+        );
+        assert_eq!(
+            missing_param("/3rd/organization/o/users/u/schedulers//run"),
+            Some("scheduler_id")
+        );
+        assert_eq!(
+            missing_param("/3rd/organization/o/users/u/schedulers/x/nope"),
+            None
+        );
+        assert_eq!(missing_param("/nope"), None);
+        assert_eq!(missing_param("/"), None);
+    }
+}
