@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/ensure-postgres.sh)"
 export DATABASE_URL
+# The Kafka-protocol broker and the S3-compatible server the runner and attachment tests start.
+eval "$(scripts/ensure-tools.sh tansu s3s-fs)"
+export TANSU_BIN S3S_FS_BIN
 
 # Each test creates its own database named t_<uuid>; drop what earlier runs left behind.
 stale=$(psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 't\_%'")

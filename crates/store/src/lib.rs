@@ -3,6 +3,7 @@
 //! Every query is checked at compile time against the committed offline data in `.sqlx/`
 //! (regenerate with `make sqlx-prepare` after changing a query or a migration).
 
+pub mod attachments;
 mod error;
 pub mod fires;
 pub mod schedulers;

@@ -1,0 +1,59 @@
+//! The JSON every delivery carries (SPEC 6), the same for Kafka and webhooks.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use scheduler_store::fires::{DeliveryContext, LeasedFire};
+use serde_json::{Map, Value};
+
+pub fn rfc3339_ms(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Builds the envelope of one attempt. `data` is `job.data` (`{}` when absent), `files` the
+/// attachment descriptors of `job.files` as stored (`[]` when absent).
+pub fn envelope(
+    fire: &LeasedFire,
+    ctx: &DeliveryContext,
+    workflow_id: Option<&str>,
+    fired_at: DateTime<Utc>,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("fire_id".into(), Value::String(fire.id.to_string()));
+    m.insert(
+        "scheduler_id".into(),
+        Value::String(fire.scheduler_id.clone()),
+    );
+    m.insert(
+        "organization_id".into(),
+        Value::String(fire.organization_id.clone()),
+    );
+    m.insert("user_id".into(), Value::String(ctx.created_by.clone()));
+    m.insert("event_type".into(), Value::String(ctx.event_type.clone()));
+    m.insert("name".into(), Value::String(ctx.name.clone()));
+    m.insert(
+        "scheduled_for".into(),
+        Value::String(rfc3339_ms(fire.scheduled_for)),
+    );
+    m.insert("fired_at".into(), Value::String(rfc3339_ms(fired_at)));
+    m.insert("attempt".into(), Value::from(fire.attempts));
+    if let Some(w) = workflow_id {
+        m.insert("workflow_id".into(), Value::String(w.to_owned()));
+    }
+    if fire.manual {
+        m.insert("manual".into(), Value::Bool(true));
+    }
+    if fire.late {
+        m.insert("late".into(), Value::Bool(true));
+        m.insert("skipped_slots".into(), Value::from(fire.skipped_slots));
+    }
+    let data = match ctx.job.get("data") {
+        Some(Value::Object(d)) => Value::Object(d.clone()),
+        _ => Value::Object(Map::new()),
+    };
+    m.insert("data".into(), data);
+    let files = match ctx.job.get("files") {
+        Some(Value::Array(f)) => Value::Array(f.clone()),
+        _ => Value::Array(Vec::new()),
+    };
+    m.insert("files".into(), files);
+    Value::Object(m)
+}
