@@ -44,6 +44,11 @@ impl Tenant {
         }
     }
 
+    /// A path parameter as given (percent-decoded).
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
     /// The `{scheduler_id}` of the path. A malformed id cannot name a scheduler: 404, as for
     /// one that does not exist.
     pub(crate) fn scheduler_id(&self) -> Result<SchedulerId, ApiError> {

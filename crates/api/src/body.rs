@@ -71,6 +71,22 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError>
     }
 }
 
+/// Parses the `payload` part of a multipart form: the same JSON object as a JSON body, with
+/// the seed API's messages (`payload is required` when it is blank, `Invalid JSON in payload`
+/// when it does not parse).
+pub(crate) fn parse_payload(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let invalid = || ApiError::bad_request("Invalid JSON in payload");
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("payload is required"));
+    }
+    let StrictValue(value) = serde_json::from_str(text).map_err(|_| invalid())?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::bad_request("payload must be a JSON object")),
+    }
+}
+
 /// A `serde_json::Value` whose objects may not repeat a key.
 struct StrictValue(Value);
 

@@ -38,6 +38,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 503: a dependency the route needs is not configured or not answering.
+    #[error("{0}")]
+    ServiceUnavailable(String),
     /// 500: logged with its detail inside the request's span; the client sees a fixed message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -65,6 +68,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +78,13 @@ impl ApiError {
 /// `AlreadyExists` maps them itself, with the message that fits the route.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        Self::internal(err)
+    }
+}
+
+/// Object store failures are internal: the client only learns that the request failed.
+impl From<scheduler_files::FilesError> for ApiError {
+    fn from(err: scheduler_files::FilesError) -> Self {
         Self::internal(err)
     }
 }
@@ -99,7 +110,8 @@ impl IntoResponse for ApiError {
             | Self::MethodNotAllowed(m)
             | Self::Conflict(m)
             | Self::PayloadTooLarge(m)
-            | Self::UnsupportedMediaType(m) => m,
+            | Self::UnsupportedMediaType(m)
+            | Self::ServiceUnavailable(m) => m,
         };
         (status, Json(ErrorBody { message })).into_response()
     }

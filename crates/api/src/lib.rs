@@ -1,6 +1,7 @@
 //! The HTTP API of the scheduler service: the seed API's JSON routes (list, get, create, update,
-//! delete) under `/3rd/...` and `/v1/...`, the added `executions`, `run` and `preview` routes,
-//! the `/admin/...` routes, and `/openapi.json`.
+//! delete) and multipart file routes (create and update with files, get a file) under
+//! `/3rd/...` and `/v1/...`, the added `executions`, `run` and `preview` routes, the
+//! `/admin/...` routes, and `/openapi.json`.
 //!
 //! Every response, errors included, is JSON; every error body is `{"message": ...}`
 //! ([`error::ApiError`] is the one place statuses and messages are decided).
@@ -9,6 +10,7 @@ mod auth;
 mod body;
 mod document;
 mod error;
+mod form;
 mod middleware;
 mod openapi;
 mod query;
@@ -19,9 +21,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use chrono::{DateTime, SubsecRound as _, Utc};
+use scheduler_files::FileStore;
 use scheduler_store::PgPool;
 use secrecy::SecretString;
 
@@ -71,13 +74,16 @@ impl std::fmt::Debug for ApiConfig {
     }
 }
 
-/// What every handler shares: the pool, the clock and the configuration.
+/// What every handler shares: the pool, the clock, the configuration and, when configured, the
+/// attachment store.
 #[derive(Clone)]
 pub struct AppState {
     pool: PgPool,
     clock: Clock,
     config: Arc<ApiConfig>,
     openapi: Arc<serde_json::Value>,
+    /// `None`: the file routes answer 503.
+    files: Option<Arc<FileStore>>,
 }
 
 impl AppState {
@@ -91,7 +97,19 @@ impl AppState {
             clock,
             config: Arc::new(config),
             openapi: Arc::new(openapi::document()),
+            files: None,
         }
+    }
+
+    /// Serves the file routes from this attachment store.
+    #[must_use]
+    pub fn with_files(mut self, files: Arc<FileStore>) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    pub fn files(&self) -> Option<&Arc<FileStore>> {
+        self.files.as_ref()
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -109,12 +127,21 @@ impl AppState {
     }
 }
 
+/// Room in a multipart request for the multipart framing and part headers.
+const FORM_SLACK: usize = 64 * 1024;
+
 /// The prefixes the tenant routes are served under (the seed document uses both).
 pub(crate) const TENANT_PREFIXES: [&str; 2] = ["/3rd", "/v1"];
 
 /// The API router. The caller adds its own routes (health, metrics) and serves it.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
+    // The multipart routes read up to every file at its limit plus the payload (itself bounded
+    // by `body_limit`) and the framing; the 1 MiB JSON limit does not apply to them.
+    let form_limit = state.files.as_ref().map_or(body_limit, |f| {
+        f.config()
+            .max_request_bytes(body_limit.saturating_add(FORM_SLACK))
+    });
     let mut app = Router::new();
     for prefix in TENANT_PREFIXES {
         let base =
@@ -141,6 +168,18 @@ pub fn router(state: AppState) -> Router {
             .route(
                 &format!("{base}/{{scheduler_id}}/preview"),
                 get(routes::schedulers::preview),
+            )
+            .route(
+                &format!("{base}/files"),
+                post(routes::files::create_with_files).layer(DefaultBodyLimit::max(form_limit)),
+            )
+            .route(
+                &format!("{base}/files/{{scheduler_id}}"),
+                put(routes::files::update_with_files).layer(DefaultBodyLimit::max(form_limit)),
+            )
+            .route(
+                &format!("{base}/{{scheduler_id}}/files/{{file_id}}"),
+                get(routes::files::get_file),
             );
     }
     app.route(

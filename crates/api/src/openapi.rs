@@ -10,7 +10,8 @@ use crate::error::ErrorBody;
 use crate::routes::admin::{
     OrganizationCreated, TokenCreated, TokenList, TokenSummary, UserCreated,
 };
-use crate::routes::{admin, schedulers};
+use crate::routes::files::{FileInfo, SchedulerForm};
+use crate::routes::{admin, files, schedulers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +28,9 @@ use crate::routes::{admin, schedulers};
         schedulers::executions,
         schedulers::run,
         schedulers::preview,
+        files::create_with_files,
+        files::update_with_files,
+        files::get_file,
         admin::create_organization,
         admin::create_user,
         admin::create_token,
@@ -42,6 +46,8 @@ use crate::routes::{admin, schedulers};
         Preview,
         MessageBody,
         ErrorBody,
+        FileInfo,
+        SchedulerForm,
         OrganizationCreated,
         UserCreated,
         TokenCreated,

@@ -1,6 +1,7 @@
 //! Handlers. Each module is one group of routes; `lib.rs` wires the paths.
 
 pub(crate) mod admin;
+pub(crate) mod files;
 pub(crate) mod schedulers;
 
 use axum::extract::State;
@@ -54,6 +55,13 @@ fn missing_param(path: &str) -> Option<&'static str> {
     if segs.get(7).is_some_and(|s| s.is_empty()) {
         return Some("scheduler_id");
     }
+    // `.../schedulers/files/` (update with files) and `.../schedulers/{id}/files/` (get a file).
+    if segs.len() == 9 && segs[7] == "files" && segs[8].is_empty() {
+        return Some("scheduler_id");
+    }
+    if segs.get(8) == Some(&"files") && segs.get(9).is_some_and(|s| s.is_empty()) {
+        return Some("file_id");
+    }
     None
 }
 
@@ -81,6 +89,18 @@ mod tests {
         );
         assert_eq!(
             missing_param("/3rd/organization/o/users/u/schedulers/x/nope"),
+            None
+        );
+        assert_eq!(
+            missing_param("/3rd/organization/o/users/u/schedulers/files/"),
+            Some("scheduler_id")
+        );
+        assert_eq!(
+            missing_param("/3rd/organization/o/users/u/schedulers/x/files/"),
+            Some("file_id")
+        );
+        assert_eq!(
+            missing_param("/3rd/organization/o/users/u/schedulers/x/files/y"),
             None
         );
         assert_eq!(missing_param("/nope"), None);

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use scheduler_core::SchedulerId;
 use scheduler_store::schedulers::{self, ListQuery, SchedulerRecord};
-use scheduler_store::{fires, StoreError};
+use scheduler_store::{attachments, fires, StoreError};
 use sqlx::{Postgres, Transaction};
 
 use crate::auth::Tenant;
@@ -19,7 +19,7 @@ use crate::validate::{merged, Draft, Timing};
 use crate::{format_time, ApiError, AppState};
 
 /// `NotFound` from the store means the scheduler is not this user's (or does not exist).
-fn scheduler_error(err: StoreError) -> ApiError {
+pub(crate) fn scheduler_error(err: StoreError) -> ApiError {
     match err {
         StoreError::NotFound => ApiError::scheduler_not_found(),
         other => other.into(),
@@ -170,9 +170,24 @@ pub(crate) async fn create(
     body: JsonBody,
 ) -> Result<(StatusCode, Json<SchedulerDocument>), ApiError> {
     let doc = body.object()?;
-    let draft = Draft::from_map(&doc)?;
     let now = state.now();
-    let mut record = new_record(&tenant, SchedulerId::generate(now), now, draft);
+    let record = new_scheduler(&tenant, &doc, now)?;
+    let mut tx = state.pool.begin().await?;
+    insert_scheduler(&mut tx, &state, &record, now).await?;
+    tx.commit().await?;
+    tracing::info!(scheduler_id = %record.id, "scheduler created");
+    Ok((StatusCode::CREATED, Json(SchedulerDocument::from(&record))))
+}
+
+/// A new scheduler of the tenant from a create body: validated, with its first fire planned.
+/// Not stored yet. Shared by the JSON and the multipart create.
+pub(crate) fn new_scheduler(
+    tenant: &Tenant,
+    doc: &serde_json::Map<String, serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<SchedulerRecord, ApiError> {
+    let draft = Draft::from_map(doc)?;
+    let mut record = new_record(tenant, SchedulerId::generate(now), now, draft);
     let schedule = record.schedule()?;
     record.next_fire_at = if record.is_paused {
         None
@@ -180,13 +195,19 @@ pub(crate) async fn create(
         schedule.initial_next_fire(now, 0)
     };
     record.is_finished = record.next_fire_at.is_none() && !record.is_paused;
+    Ok(record)
+}
 
-    let mut tx = state.pool.begin().await?;
-    schedulers::insert(&mut tx, &record).await?;
-    notify_if_due(&mut tx, &state, record.next_fire_at, now).await?;
-    tx.commit().await?;
-    tracing::info!(scheduler_id = %record.id, "scheduler created");
-    Ok((StatusCode::CREATED, Json(SchedulerDocument::from(&record))))
+/// Stores a new scheduler in the caller's transaction (and wakes the runners on commit when it
+/// is due soon).
+pub(crate) async fn insert_scheduler(
+    tx: &mut Transaction<'_, Postgres>,
+    state: &AppState,
+    record: &SchedulerRecord,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    schedulers::insert(tx, record).await?;
+    notify_if_due(tx, state, record.next_fire_at, now).await
 }
 
 fn new_record(
@@ -269,12 +290,28 @@ pub(crate) async fn update(
     let stored = schedulers::get_for_update(&mut tx, tenant.owner(), id.as_str())
         .await
         .map_err(scheduler_error)?;
-    let draft = Draft::from_map(&merged(&stored, &body))?;
+    let record = updated_scheduler(&tenant, &stored, &body, now)?;
+    store_update(&mut tx, &state, &stored, &record, now).await?;
+    tx.commit().await?;
+    tracing::info!(scheduler_id = %record.id, "scheduler updated");
+    Ok(Json(SchedulerDocument::from(&record)))
+}
+
+/// The stored scheduler with an update body applied: validated, its next fire replanned when
+/// the timing or the pause state changed. Not stored yet. Shared by the JSON and the multipart
+/// update.
+pub(crate) fn updated_scheduler(
+    tenant: &Tenant,
+    stored: &SchedulerRecord,
+    body: &serde_json::Map<String, serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<SchedulerRecord, ApiError> {
+    let draft = Draft::from_map(&merged(stored, body))?;
     let mut record = stored.clone();
     draft.apply(&mut record);
     let schedule = record.schedule()?;
 
-    let timing_moved = Timing::of(&record).moves_slots(&Timing::of(&stored));
+    let timing_moved = Timing::of(&record).moves_slots(&Timing::of(stored));
     if record.is_paused {
         record.next_fire_at = None;
         if timing_moved {
@@ -297,16 +334,25 @@ pub(crate) async fn update(
     }
     record.updated_by = Some(tenant.user_id.clone());
     record.updated_at = now;
+    Ok(record)
+}
 
-    schedulers::update(&mut tx, &record)
+/// Writes an updated scheduler in the caller's transaction, which read `stored` with
+/// `get_for_update` (and wakes the runners on commit when its next fire moved to soon).
+pub(crate) async fn store_update(
+    tx: &mut Transaction<'_, Postgres>,
+    state: &AppState,
+    stored: &SchedulerRecord,
+    record: &SchedulerRecord,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    schedulers::update(tx, record)
         .await
         .map_err(scheduler_error)?;
     if record.next_fire_at != stored.next_fire_at {
-        notify_if_due(&mut tx, &state, record.next_fire_at, now).await?;
+        notify_if_due(tx, state, record.next_fire_at, now).await?;
     }
-    tx.commit().await?;
-    tracing::info!(scheduler_id = %record.id, "scheduler updated");
-    Ok(Json(SchedulerDocument::from(&record)))
+    Ok(())
 }
 
 #[utoipa::path(
@@ -314,7 +360,7 @@ pub(crate) async fn update(
     path = "/3rd/organization/{organization_id}/users/{user_id}/schedulers/{scheduler_id}",
     tag = "schedulers",
     summary = "Delete a scheduler",
-    description = "Pending fires are cancelled. A request body is accepted and ignored.",
+    description = "Pending fires are cancelled and the attachments' objects deleted. A request body is accepted and ignored.",
     params(
         ("organization_id" = String, Path, description = "Organization id"),
         ("user_id" = String, Path, description = "User id"),
@@ -338,11 +384,29 @@ pub(crate) async fn delete(
     let id = tenant.scheduler_id()?;
     let now = state.now();
     let mut tx = state.pool.begin().await?;
+    // The scheduler's row is locked before its attachments', in the order the file update
+    // takes them, so the two cannot deadlock.
+    schedulers::get_for_update(&mut tx, tenant.owner(), id.as_str())
+        .await
+        .map_err(scheduler_error)?;
+    // Queued for deletion in this transaction: removed right after the commit, or by the
+    // sweeper if that fails (or no attachment store is configured here).
+    let detached = attachments::detach_all(
+        &mut tx,
+        &tenant.organization_id,
+        id.as_str(),
+        "scheduler deleted",
+    )
+    .await?;
     schedulers::delete(&mut tx, tenant.owner(), id.as_str(), now)
         .await
         .map_err(scheduler_error)?;
     tx.commit().await?;
-    tracing::info!(scheduler_id = %id, "scheduler deleted");
+    tracing::info!(scheduler_id = %id, files = detached.len(), "scheduler deleted");
+    if let (Some(files), false) = (state.files(), detached.is_empty()) {
+        let keys: Vec<String> = detached.into_iter().map(|a| a.file_path).collect();
+        files.delete_detached(&state.pool, &keys).await;
+    }
     Ok(Json(MessageBody {
         message: format!("schedule {id} is deleted successfully"),
     }))

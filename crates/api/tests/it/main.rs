@@ -2,6 +2,7 @@
 //! 127.0.0.1:0 with a fresh database.
 
 mod admin;
+mod files;
 mod hostile;
 mod list;
 mod openapi;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder};
 use scheduler_api::{router, ApiConfig, AppState, Clock};
+use scheduler_files::{FileStore, FileStoreConfig};
 use scheduler_store::testing::{fresh_db, TestDb};
 use scheduler_store::{tenancy as store_tenancy, PgPool};
 use serde_json::Value;
@@ -34,6 +36,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: TestDb,
+    /// The attachment store the app serves files from, when it has one.
+    pub files: Option<Arc<FileStore>>,
     /// `None`: the wall clock.
     now: Arc<Mutex<Option<DateTime<Utc>>>>,
 }
@@ -69,10 +73,29 @@ impl TestApp {
     }
 
     pub async fn serve(db: TestDb, config: ApiConfig) -> Self {
+        Self::serve_with_files(db, config, None).await
+    }
+
+    /// An app whose file routes store into `s3` (configured by `files`, e.g. from
+    /// `s3.config()` with other limits).
+    pub async fn spawn_with_files(files: FileStoreConfig) -> Self {
+        let store = Arc::new(FileStore::new(files).await.expect("file store"));
+        Self::serve_with_files(fresh_db().await, ApiConfig::default(), Some(store)).await
+    }
+
+    pub async fn serve_with_files(
+        db: TestDb,
+        config: ApiConfig,
+        files: Option<Arc<FileStore>>,
+    ) -> Self {
         let now: Arc<Mutex<Option<DateTime<Utc>>>> = Arc::new(Mutex::new(None));
         let shared = now.clone();
         let clock: Clock = Arc::new(move || shared.lock().unwrap().unwrap_or_else(Utc::now));
-        let app = router(AppState::with_clock(db.pool.clone(), config, clock));
+        let mut state = AppState::with_clock(db.pool.clone(), config, clock);
+        if let Some(f) = &files {
+            state = state.with_files(f.clone());
+        }
+        let app = router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -85,6 +108,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             db,
+            files,
             now,
         }
     }
@@ -178,6 +202,8 @@ impl TestApp {
         let mut out = String::new();
         for table in [
             "schedulers",
+            "attachments",
+            "orphan_objects",
             "fires",
             "users",
             "organizations",

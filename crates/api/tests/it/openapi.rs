@@ -18,6 +18,9 @@ fn served_routes() -> Vec<(&'static str, String)> {
         routes.push(("get", format!("{base}/{{scheduler_id}}/executions")));
         routes.push(("post", format!("{base}/{{scheduler_id}}/run")));
         routes.push(("get", format!("{base}/{{scheduler_id}}/preview")));
+        routes.push(("post", format!("{base}/files")));
+        routes.push(("put", format!("{base}/files/{{scheduler_id}}")));
+        routes.push(("get", format!("{base}/{{scheduler_id}}/files/{{file_id}}")));
     }
     routes.push(("post", "/admin/organizations".into()));
     routes.push((
