@@ -5,12 +5,17 @@ export CARGO_TARGET_DIR ?= $(SCHEDULER_CACHE)/target
 # Queries are checked against the committed .sqlx/ data: building needs no database.
 export SQLX_OFFLINE ?= true
 
-.PHONY: all build test lint fmt sqlx-prepare pg clean-test-dbs
+.PHONY: all build run test lint fmt sqlx-prepare pg
 
 all: build
 
 build:
 	cargo build --workspace --locked
+
+## The whole service on this machine: private Postgres, mock Kafka, local S3, seed tenant,
+## on http://127.0.0.1:8080 (Ctrl-C stops it; data stays in .data/).
+run:
+	cargo run --locked --bin scheduler -- dev $(ARGS)
 
 ## Runs every test of the workspace (starts or finds Postgres first).
 test:

@@ -1,6 +1,8 @@
 //! End-to-end tests over the real `scheduler` binary (one test binary for the whole suite).
 
 mod admin;
+mod deploy;
+mod dev;
 mod migrate;
 mod preview;
 mod serve;

@@ -1,19 +1,40 @@
 //! The JSON every delivery carries (SPEC 6), the same for Kafka and webhooks.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use scheduler_store::attachments::AttachmentRecord;
 use scheduler_store::fires::{DeliveryContext, LeasedFire};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 pub fn rfc3339_ms(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Builds the envelope of one attempt. `data` is `job.data` (`{}` when absent), `files` the
-/// attachment descriptors of `job.files` as stored (`[]` when absent).
+/// One item of the envelope's `files`: the descriptor the API shows in `job.files`, built from
+/// the scheduler's row in `attachments` (never from the stored `job.files`, which a client can
+/// write through the JSON routes), with `file_url` made for this attempt. `file_url` is null
+/// when the runner has no file store (`Runner::with_files` not called).
+pub fn file_item(r: &AttachmentRecord, file_url: Option<String>) -> Value {
+    json!({
+        "organization_id": r.organization_id,
+        "name": r.name,
+        "file_path": r.file_path,
+        "file_id": r.file_id.to_string(),
+        "size": r.size,
+        "file_type": r.file_type,
+        "file_extension": r.file_extension,
+        "file_url": file_url,
+        "is_public": r.is_public,
+        "short_path": r.short_path,
+    })
+}
+
+/// Builds the envelope of one attempt. `data` is `job.data` (`{}` when absent); `files` the
+/// scheduler's attachments as [`file_item`]s, in order (`job.files` is not read).
 pub fn envelope(
     fire: &LeasedFire,
     ctx: &DeliveryContext,
     workflow_id: Option<&str>,
+    files: Vec<Value>,
     fired_at: DateTime<Utc>,
 ) -> Value {
     let mut m = Map::new();
@@ -50,10 +71,6 @@ pub fn envelope(
         _ => Value::Object(Map::new()),
     };
     m.insert("data".into(), data);
-    let files = match ctx.job.get("files") {
-        Some(Value::Array(f)) => Value::Array(f.clone()),
-        _ => Value::Array(Vec::new()),
-    };
-    m.insert("files".into(), files);
+    m.insert("files".into(), Value::Array(files));
     Value::Object(m)
 }

@@ -24,7 +24,7 @@ pub mod webhook;
 
 pub use clock::Clock;
 pub use config::{default_owner, librdkafka_settings, KafkaConfig, RetryConfig, RunnerConfig};
-pub use envelope::envelope;
+pub use envelope::{envelope, file_item};
 pub use error::RunnerError;
 pub use metrics::{Metrics, Target};
 pub use runner::Runner;

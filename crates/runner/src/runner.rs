@@ -8,9 +8,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use prometheus_client::registry::Registry;
 use scheduler_core::job::{job_spec, JobSpec, JobTarget};
 use scheduler_core::{Plan, PlanInput};
+use scheduler_files::FileStore;
+use scheduler_store::attachments::{self, AttachmentRecord};
 use scheduler_store::fires::{self, ClaimRequest, DeliveryContext, Lease, LeasedFire};
 use scheduler_store::schedulers::SchedulerRecord;
 use scheduler_store::{PgPool, StoreError, DUE_CHANNEL};
+use serde_json::Value;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -19,7 +22,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::RunnerConfig;
-use crate::envelope::envelope;
+use crate::envelope::{envelope, file_item};
 use crate::error::RunnerError;
 use crate::kafka::{KafkaMessage, KafkaSink};
 use crate::metrics::{Metrics, Target};
@@ -45,6 +48,8 @@ struct Shared {
     clock: Clock,
     kafka: Option<KafkaSink>,
     webhook: WebhookSink,
+    /// Makes the envelope's `file_url`s; without it they are null.
+    files: Option<Arc<FileStore>>,
     metrics: Metrics,
     /// Fires leased to this runner and not yet recorded: the heartbeat renews their leases.
     in_flight: Mutex<HashSet<Uuid>>,
@@ -54,6 +59,8 @@ struct Shared {
 struct Prepared {
     ctx: DeliveryContext,
     spec: Result<JobSpec, String>,
+    /// The scheduler's rows in `attachments` (of its own organization), in order.
+    files: Vec<AttachmentRecord>,
 }
 
 impl Prepared {
@@ -86,10 +93,25 @@ impl Runner {
                 clock,
                 kafka,
                 webhook,
+                files: None,
                 metrics: Metrics::default(),
                 in_flight: Mutex::new(HashSet::new()),
             }),
         })
+    }
+
+    /// Gives the runner the attachment store, so every attempt's envelope lists the
+    /// scheduler's attachments with a `file_url` made for that attempt (a presigned GET, or
+    /// the public URL). Without it the envelope still lists them, with `file_url: null`.
+    ///
+    /// # Panics
+    /// When the runner has been cloned already: call it right after [`Runner::new`].
+    #[must_use]
+    pub fn with_files(mut self, files: Arc<FileStore>) -> Self {
+        Arc::get_mut(&mut self.shared)
+            .expect("Runner::with_files must be called before the runner is cloned")
+            .files = Some(files);
+        self
     }
 
     /// The id this runner's leases carry.
@@ -335,7 +357,14 @@ impl Shared {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let contexts = match fires::delivery_contexts(&self.pool, &ids).await {
+        // Two queries for the whole batch, whatever its size: the schedulers and their
+        // attachments.
+        let read = async {
+            let contexts = fires::delivery_contexts(&self.pool, &ids).await?;
+            let files = attachments::list_many(&self.pool, &ids).await?;
+            Ok::<_, StoreError>((contexts, files))
+        };
+        let (contexts, files) = match read.await {
             Ok(c) => c,
             Err(e) => {
                 // The leases expire and the fires are taken again.
@@ -343,11 +372,19 @@ impl Shared {
                 return Err(e);
             }
         };
+        let mut files_of: HashMap<String, Vec<AttachmentRecord>> = HashMap::new();
+        for r in files {
+            files_of.entry(r.scheduler_id.clone()).or_default().push(r);
+        }
         let prepared: HashMap<String, Arc<Prepared>> = contexts
             .into_iter()
             .map(|ctx| {
                 let spec = job_spec(&ctx.job).map_err(|e| format!("invalid job: {e}"));
-                (ctx.scheduler_id.clone(), Arc::new(Prepared { ctx, spec }))
+                let mut files = files_of.remove(&ctx.scheduler_id).unwrap_or_default();
+                // Only objects of the scheduler's own organization are ever signed.
+                files.retain(|r| r.organization_id == ctx.organization_id);
+                let id = ctx.scheduler_id.clone();
+                (id, Arc::new(Prepared { ctx, spec, files }))
             })
             .collect();
         let mut fires = fires.into_iter();
@@ -411,6 +448,7 @@ impl Shared {
             Some(Prepared {
                 ctx,
                 spec: Ok(spec),
+                files,
             }) => {
                 let limits = self.limits(spec);
                 if attempt > limits.max_attempts {
@@ -422,7 +460,7 @@ impl Shared {
                     )))
                 } else {
                     let started = std::time::Instant::now();
-                    let result = self.attempt(&fire, ctx, spec).await;
+                    let result = self.attempt(&fire, ctx, spec, files).await;
                     let target = prepared.as_deref().and_then(Prepared::target);
                     if let Some(t) = target {
                         self.metrics
@@ -467,14 +505,35 @@ impl Shared {
         self.forget(std::iter::once(fire.id));
     }
 
+    /// The envelope's `files`: each attachment with a URL made now, so every attempt (a retry
+    /// hours later too) carries one valid for the whole `presign_ttl` (presigning is local
+    /// computation: no network call with static credentials).
+    /// `file_url` is null without a file store.
+    async fn file_items(&self, files: &[AttachmentRecord]) -> Result<Vec<Value>, String> {
+        let mut items = Vec::with_capacity(files.len());
+        for r in files {
+            let url = match &self.files {
+                Some(store) => Some(store.file_url(&r.file_path).await.map_err(|e| {
+                    format!("cannot make the URL of attachment {}: {e}", r.file_id)
+                })?),
+                None => None,
+            };
+            items.push(file_item(r, url));
+        }
+        Ok(items)
+    }
+
     async fn attempt(
         &self,
         fire: &LeasedFire,
         ctx: &DeliveryContext,
         spec: &JobSpec,
+        files: &[AttachmentRecord],
     ) -> Result<(), Failure> {
+        // A URL that cannot be made now (credentials unavailable) may be makeable later.
+        let files = self.file_items(files).await.map_err(Failure::Retryable)?;
         let fired_at = self.clock.now();
-        let body = envelope(fire, ctx, spec.workflow_id.as_deref(), fired_at);
+        let body = envelope(fire, ctx, spec.workflow_id.as_deref(), files, fired_at);
         let body = serde_json::to_vec(&body).map_err(|e| Failure::Permanent(e.to_string()))?;
         let fire_id = fire.id.to_string();
         match &spec.target {
@@ -538,8 +597,7 @@ impl Shared {
                 }
                 tracing::warn!(fire_id = %fire.id, scheduler_id = %fire.scheduler_id, attempt = fire.attempts, error, "fire is dead");
                 if let Some(p) = prepared {
-                    self.dead_letter(fire, &p.ctx, p.spec.as_ref().ok(), error)
-                        .await;
+                    self.dead_letter(fire, p, error).await;
                 }
                 fires::mark_dead(&self.pool, fire.id, error).await
             }
@@ -551,20 +609,28 @@ impl Shared {
     }
 
     /// Produces a dead fire's envelope, with its last error, to the dead-letter topic.
-    async fn dead_letter(
-        &self,
-        fire: &LeasedFire,
-        ctx: &DeliveryContext,
-        spec: Option<&JobSpec>,
-        error: &str,
-    ) {
+    async fn dead_letter(&self, fire: &LeasedFire, prepared: &Prepared, error: &str) {
         let (Some(topic), Some(kafka)) = (&self.config.dead_letter_topic, &self.kafka) else {
             return;
+        };
+        let ctx = &prepared.ctx;
+        // Best effort: a dead letter goes out even when its URLs cannot be made.
+        let files = match self.file_items(&prepared.files).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(fire_id = %fire.id, error = %e, "dead letter without file URLs");
+                prepared.files.iter().map(|r| file_item(r, None)).collect()
+            }
         };
         let mut body = envelope(
             fire,
             ctx,
-            spec.and_then(|s| s.workflow_id.as_deref()),
+            prepared
+                .spec
+                .as_ref()
+                .ok()
+                .and_then(|s| s.workflow_id.as_deref()),
+            files,
             self.clock.now(),
         );
         body["last_error"] = serde_json::Value::String(error.to_owned());

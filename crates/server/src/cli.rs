@@ -28,7 +28,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API until SIGTERM/SIGINT.
+    /// Everything on one machine: private Postgres, mock Kafka, local S3, seed tenant.
+    Dev(crate::dev::DevArgs),
+    /// Serve the HTTP API and/or the runner until SIGTERM/SIGINT.
     Serve(crate::serve::ServeArgs),
     /// Manage organizations, users and API tokens.
     Admin(crate::admin::AdminArgs),

@@ -2,6 +2,10 @@
 
 mod admin;
 mod cli;
+mod dev;
+mod local_pg;
+mod local_s3;
+mod ops;
 mod preview;
 mod serve;
 mod telemetry;
@@ -44,6 +48,14 @@ fn main() -> ExitCode {
                     scheduler_store::connect(&args.db.database_url, &args.db.pool_config()).await?;
                 admin::run(&pool, args.command).await
             })
+        }
+        Command::Dev(args) => {
+            if std::env::var_os("RUST_LOG").is_none() {
+                // Every delivered fire is logged at debug by the runner: show those.
+                std::env::set_var("RUST_LOG", "info,scheduler_runner=debug");
+            }
+            telemetry::init(cli.log_format);
+            run_async(dev::run(args))
         }
         Command::Serve(args) => {
             telemetry::init(cli.log_format);

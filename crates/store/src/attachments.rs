@@ -170,6 +170,28 @@ where
     Ok(rows)
 }
 
+/// The attachments of many schedulers in one query, ordered by scheduler, then as [`list`]
+/// orders them (a runner reads those of a whole batch of fires at once).
+pub async fn list_many(
+    pool: &PgPool,
+    scheduler_ids: &[String],
+) -> StoreResult<Vec<AttachmentRecord>> {
+    if scheduler_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query_as!(
+        AttachmentRecord,
+        r#"SELECT file_id, scheduler_id, organization_id, name, file_path, size, file_type,
+                  file_extension, is_public, short_path, position, created_at
+           FROM attachments WHERE scheduler_id = ANY($1)
+           ORDER BY scheduler_id, position, created_at, file_id"#,
+        scheduler_ids,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
 /// One attachment, scoped by organization and scheduler. `NotFound` when any of the three does
 /// not match.
 pub async fn get(

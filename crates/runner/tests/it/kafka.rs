@@ -99,17 +99,29 @@ async fn mock_broker_down_then_up_loses_nothing() {
     })
     .await;
     cluster.broker_up(1).unwrap();
-    // Retry times are up to 1 s after the failure: move the clock past them.
-    clock.advance(TimeDelta::seconds(2));
-    wait_for(Duration::from_secs(20), "all delivered", || async {
-        count(
+    // Retry times come from the set clock, so it must keep moving: the producer may need more
+    // than one attempt to reconnect (slow on a loaded machine), and each failed attempt sets a
+    // later retry time. Two clock seconds per half real second keeps the backoff far from the
+    // attempt limit.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        clock.advance(TimeDelta::seconds(2));
+        let delivered = count(
             &db.pool,
             "SELECT count(*) FROM fires WHERE status = 'delivered'",
         )
-        .await
-            == 500
-    })
-    .await;
+        .await;
+        if delivered == 500 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for all delivered ({delivered} of 500)"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let dead = count(&db.pool, "SELECT count(*) FROM fires WHERE status = 'dead'").await;
+    assert_eq!(dead, 0);
     runner.shutdown().await;
     let c = consumer(&brokers, "t", 1);
     let got = consume(&c, 10_000, Duration::from_secs(3)).await;

@@ -3,6 +3,7 @@
 //! as a separate process where one is killed or signalled.
 
 mod burst;
+mod files;
 mod kafka;
 mod misfire;
 mod tansu;
@@ -157,7 +158,11 @@ impl Running {
 }
 
 pub fn start(pool: &PgPool, cfg: RunnerConfig, clock: &Clock) -> Running {
-    let runner = Runner::new(pool.clone(), cfg, clock.clone()).expect("runner");
+    spawn(Runner::new(pool.clone(), cfg, clock.clone()).expect("runner"))
+}
+
+/// Runs a runner built by the caller (e.g. with a file store) on a task.
+pub fn spawn(runner: Runner) -> Running {
     let owner = runner.owner().to_owned();
     let stop = CancellationToken::new();
     let token = stop.clone();

@@ -34,7 +34,9 @@ async fn envelope_and_signature_verify_independently() {
     let mut job = webhook_job(&rx.url("/hook"));
     job["workflow_id"] = json!("wf-7");
     job["headers"] = json!({"x-api-key": "k1"});
-    job["files"] = json!([{"file_id": "f1", "name": "a.png"}]);
+    // Written by a client through the JSON routes: not what is delivered (the envelope's
+    // files come from the attachments table; this scheduler has none).
+    job["files"] = json!([{"file_id": "f1", "name": "a.png", "file_path": "org_b/1/a.png"}]);
     insert(
         &db.pool,
         Sched {
@@ -67,7 +69,7 @@ async fn envelope_and_signature_verify_independently() {
             "event_type": "whatsapp", "name": "scheduler 1",
             "scheduled_for": "2026-05-01T12:00:00.000Z", "fired_at": "2026-05-01T12:00:00.250Z",
             "attempt": 1, "workflow_id": "wf-7", "data": {"message": "hello"},
-            "files": [{"file_id": "f1", "name": "a.png"}]
+            "files": []
         })
     );
 

@@ -1,5 +1,6 @@
 //! Store tests on a real Postgres, a fresh database each.
 
+mod attachments;
 mod claim;
 mod delivery;
 mod schedulers;
