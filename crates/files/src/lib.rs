@@ -690,5 +690,26 @@ where
     FilesError::Storage(format!("{operation}: {}", DisplayErrorContext(err)))
 }
 
+/// The JSON description of an attachment, as `job.files[]` shows it (the seed's fields) and as
+/// a delivery's envelope lists it. One builder for both, so they cannot drift apart.
+/// `file_url` is null when none could be made.
+pub fn descriptor(
+    r: &attachments::AttachmentRecord,
+    file_url: Option<String>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "organization_id": r.organization_id,
+        "name": r.name,
+        "file_path": r.file_path,
+        "file_id": r.file_id.to_string(),
+        "size": r.size,
+        "file_type": r.file_type,
+        "file_extension": r.file_extension,
+        "file_url": file_url,
+        "is_public": r.is_public,
+        "short_path": r.short_path,
+    })
+}
+
 #[cfg(feature = "test-support")]
 pub mod testing;

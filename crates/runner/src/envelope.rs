@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use scheduler_store::attachments::AttachmentRecord;
 use scheduler_store::fires::{DeliveryContext, LeasedFire};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 pub fn rfc3339_ms(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -14,18 +14,7 @@ pub fn rfc3339_ms(t: DateTime<Utc>) -> String {
 /// write through the JSON routes), with `file_url` made for this attempt. `file_url` is null
 /// when the runner has no file store (`Runner::with_files` not called).
 pub fn file_item(r: &AttachmentRecord, file_url: Option<String>) -> Value {
-    json!({
-        "organization_id": r.organization_id,
-        "name": r.name,
-        "file_path": r.file_path,
-        "file_id": r.file_id.to_string(),
-        "size": r.size,
-        "file_type": r.file_type,
-        "file_extension": r.file_extension,
-        "file_url": file_url,
-        "is_public": r.is_public,
-        "short_path": r.short_path,
-    })
+    scheduler_files::descriptor(r, file_url)
 }
 
 /// Builds the envelope of one attempt. `data` is `job.data` (`{}` when absent); `files` the

@@ -16,7 +16,7 @@ use scheduler_files::{FileStore, StoredFile};
 use scheduler_store::attachments::{self, AttachmentRecord};
 use scheduler_store::{schedulers, StoreError};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::Tenant;
@@ -92,18 +92,8 @@ async fn describe_files(
 ) -> Result<(), ApiError> {
     let mut files = Vec::with_capacity(rows.len());
     for r in rows {
-        files.push(json!({
-            "organization_id": r.organization_id,
-            "name": r.name,
-            "file_path": r.file_path,
-            "file_id": r.file_id.to_string(),
-            "size": r.size,
-            "file_type": r.file_type,
-            "file_extension": r.file_extension,
-            "file_url": store.file_url(&r.file_path).await?,
-            "is_public": r.is_public,
-            "short_path": r.short_path,
-        }));
+        let url = store.file_url(&r.file_path).await?;
+        files.push(scheduler_files::descriptor(r, Some(url)));
     }
     if let Value::Object(job) = job {
         job.insert("files".into(), Value::Array(files));
