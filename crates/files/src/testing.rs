@@ -1,15 +1,22 @@
-//! A real S3-compatible server for tests: `s3s-fs` (which checks request signatures), one
-//! process per [`S3Server`], on a free port, over a fresh temporary directory, killed and
-//! removed on drop. The binary is taken from `S3S_FS_BIN`; without it the tests fail (they
-//! are not skipped): `eval "$(scripts/ensure-tools.sh s3s-fs)"` installs it and prints the
-//! export, and `make test` sets it.
+//! A real S3-compatible server for tests, one per [`S3Server`], with the bucket [`BUCKET`]
+//! empty, removed on drop. Which one follows the test tier
+//! ([`scheduler_store::test_services::tier`]):
+//! - local processes: `s3s-fs` (which checks request signatures), on a free port, over a fresh
+//!   temporary directory. The binary is taken from `S3S_FS_BIN`; without it the tests fail
+//!   (they are not skipped): `eval "$(scripts/ensure-tools.sh s3s-fs)"` installs it and prints
+//!   the export, and `make test` sets it.
+//! - containers: a MinIO container with the same keys.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use scheduler_store::test_services::{self, Container, Tier};
 use secrecy::SecretString;
+use testcontainers::runners::AsyncRunner as _;
+use testcontainers::ImageExt as _;
+use testcontainers_modules::minio::MinIO;
 
 use crate::{FileStore, FileStoreConfig};
 
@@ -19,14 +26,65 @@ pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
 pub struct S3Server {
     pub endpoint: String,
-    /// The server's data directory: objects are files under `dir/BUCKET/`.
-    pub dir: PathBuf,
-    child: Child,
+    /// The local tier's data directory: objects are files under `dir/BUCKET/` (None in the
+    /// container tier).
+    pub dir: Option<PathBuf>,
+    server: Server,
+}
+
+enum Server {
+    Process(Child),
+    /// Removed when dropped.
+    Container {
+        _minio: Container<MinIO>,
+    },
 }
 
 impl S3Server {
-    /// Starts `s3s-fs` with the bucket [`BUCKET`] and the keys [`ACCESS_KEY`] / [`SECRET_KEY`].
+    /// Starts the tier's server with the bucket [`BUCKET`] and the keys [`ACCESS_KEY`] /
+    /// [`SECRET_KEY`].
     pub async fn start() -> Self {
+        match test_services::tier() {
+            Tier::Local => Self::start_s3s_fs().await,
+            Tier::Containers => Self::start_minio().await,
+        }
+    }
+
+    async fn start_minio() -> Self {
+        let c = MinIO::default()
+            .with_env_var("MINIO_ROOT_USER", ACCESS_KEY)
+            .with_env_var("MINIO_ROOT_PASSWORD", SECRET_KEY)
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("cannot start the MinIO container: {e}"));
+        let host = test_services::host_of(&c).await;
+        let port = c
+            .get_host_port_ipv4(9000)
+            .await
+            .expect("the MinIO container's port");
+        let s3 = Self {
+            endpoint: format!("http://{host}:{port}"),
+            dir: None,
+            server: Server::Container {
+                _minio: Container::new(c),
+            },
+        };
+        // MinIO starts with no bucket; the readiness line can come a moment before it takes
+        // requests.
+        let store = s3.store().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match store.client.create_bucket().bucket(BUCKET).send().await {
+                Ok(_) => return s3,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("cannot create the bucket {BUCKET} on MinIO: {e:?}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    async fn start_s3s_fs() -> Self {
         let bin = std::env::var("S3S_FS_BIN").unwrap_or_else(|_| {
             panic!(
                 "S3S_FS_BIN is not set: these tests need the s3s-fs server. Run \
@@ -61,8 +119,8 @@ impl S3Server {
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
                     return Self {
                         endpoint: format!("http://{addr}"),
-                        dir,
-                        child,
+                        dir: Some(dir),
+                        server: Server::Process(child),
                     };
                 }
                 if Instant::now() > deadline {
@@ -90,9 +148,24 @@ impl S3Server {
         FileStore::new(self.config()).await.expect("file store")
     }
 
-    /// Every object key in the bucket, read from the server's directory (independent of the
-    /// S3 client under test).
+    /// Every object key in the bucket, sorted. Local tier: read from the server's directory
+    /// (independent of the S3 client under test). Container tier: MinIO's files are not the
+    /// objects, so a ListObjectsV2 through a client of its own (on a thread of its own, so this
+    /// stays callable from async tests).
     pub fn keys(&self) -> Vec<String> {
+        let Some(dir) = &self.dir else {
+            return std::thread::scope(|s| {
+                s.spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime to list the bucket")
+                        .block_on(self.list_bucket())
+                })
+                .join()
+                .expect("listing the bucket")
+            });
+        };
         fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return;
@@ -106,7 +179,7 @@ impl S3Server {
                 }
             }
         }
-        let root = self.dir.join(BUCKET);
+        let root = dir.join(BUCKET);
         let mut out = Vec::new();
         walk(&root, &root, &mut out);
         // s3s-fs keeps its own metadata and in-progress uploads in dot-files.
@@ -114,12 +187,44 @@ impl S3Server {
         out.sort();
         out
     }
+
+    async fn list_bucket(&self) -> Vec<String> {
+        let store = self.store().await;
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = store
+                .client
+                .list_objects_v2()
+                .bucket(BUCKET)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("list the bucket: {e:?}"));
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            token = out.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        keys.sort();
+        keys
+    }
 }
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // A container is removed by its own guard.
+        if let Server::Process(child) = &mut self.server {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

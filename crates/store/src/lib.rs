@@ -9,6 +9,8 @@ pub mod fires;
 pub mod schedulers;
 pub mod tenancy;
 #[cfg(feature = "test-support")]
+pub mod test_services;
+#[cfg(feature = "test-support")]
 pub mod testing;
 
 use std::time::Duration;

@@ -1,9 +1,18 @@
-//! A fresh, migrated database per test, on the server `DATABASE_URL` points at
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`). Databases are named `t_<uuid>`;
-//! `make test` drops the ones earlier runs left behind.
+//! A fresh, migrated database per test, on the server of the test tier
+//! ([`crate::test_services::tier`]): in the local tier the server `DATABASE_URL` points at
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`), where `make test` drops the
+//! databases (`t_<uuid>`) earlier runs left behind; in the container tier a Postgres container,
+//! shared by the databases of this process while any of them is alive and removed after the
+//! last (so one per test under nextest, which runs each test in its own process).
+
+use std::sync::{Arc, Weak};
 
 use sqlx::{Connection, Executor, PgConnection};
+use testcontainers::runners::AsyncRunner as _;
+use testcontainers::ImageExt as _;
+use testcontainers_modules::postgres::Postgres;
 
+use crate::test_services::{self, Container, Tier};
 use crate::{PgPool, PoolConfig};
 
 pub struct TestDb {
@@ -11,8 +20,49 @@ pub struct TestDb {
     pub name: String,
     /// A URL that connects to this database (for subprocesses).
     pub url: String,
+    /// The container tier's server, kept alive while this database is (None: local tier).
+    _server: Option<Arc<PgContainer>>,
 }
 
+/// The Postgres image of the container tier: the same major version line the service targets,
+/// configured like scripts/ensure-postgres.sh's private cluster.
+const PG_TAG: &str = "17-alpine";
+
+struct PgContainer {
+    url: String,
+    _container: Container<Postgres>,
+}
+
+/// The container tier's server for this process: the running one if a database still holds
+/// it, else a new container.
+async fn pg_container() -> Arc<PgContainer> {
+    static SHARED: tokio::sync::Mutex<Weak<PgContainer>> =
+        tokio::sync::Mutex::const_new(Weak::new());
+    let mut shared = SHARED.lock().await;
+    if let Some(c) = shared.upgrade() {
+        return c;
+    }
+    let c = Postgres::default()
+        .with_host_auth()
+        .with_tag(PG_TAG)
+        .with_cmd(["-c", "fsync=off", "-c", "max_connections=300"])
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("cannot start the Postgres container: {e}"));
+    let host = test_services::host_of(&c).await;
+    let port = c
+        .get_host_port_ipv4(5432)
+        .await
+        .expect("the Postgres container's port");
+    let c = Arc::new(PgContainer {
+        url: format!("postgres://postgres@{host}:{port}/postgres"),
+        _container: Container::new(c),
+    });
+    *shared = Arc::downgrade(&c);
+    c
+}
+
+/// The local tier's server: `DATABASE_URL`, else the default.
 pub fn server_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
@@ -43,7 +93,13 @@ pub async fn fresh_db() -> TestDb {
 }
 
 pub async fn fresh_db_with(cfg: &PoolConfig) -> TestDb {
-    let server = server_url();
+    let (server, container) = match test_services::tier() {
+        Tier::Local => (server_url(), None),
+        Tier::Containers => {
+            let c = pg_container().await;
+            (c.url.clone(), Some(c))
+        }
+    };
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&server)
         .await
@@ -58,7 +114,12 @@ pub async fn fresh_db_with(cfg: &PoolConfig) -> TestDb {
         .await
         .expect("connect test database");
     crate::migrate(&pool).await.expect("migrate test database");
-    TestDb { pool, name, url }
+    TestDb {
+        pool,
+        name,
+        url,
+        _server: container,
+    }
 }
 
 /// The plan Postgres picks for the claim's locking select (the statement in

@@ -1,5 +1,7 @@
-//! The end-to-end tier against a real Kafka-protocol broker process: tansu (TANSU_BIN, set by
-//! `make test` through scripts/ensure-tools.sh). Without it these tests fail, never skip.
+//! The end-to-end tier against a real, separate Kafka-protocol broker, chosen by the test tier
+//! (`scheduler_store::test_services::tier`): the tansu process (TANSU_BIN, set by `make test`
+//! through scripts/ensure-tools.sh; without it these tests fail, never skip), or a Kafka
+//! container (apache/kafka-native) where a Docker engine answers. One broker per test.
 
 use std::collections::HashSet;
 use std::net::TcpStream;
@@ -9,14 +11,104 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use scheduler_runner::{Clock, RetryConfig};
+use scheduler_store::test_services::{tier, Container, Tier};
 use scheduler_store::testing::fresh_db;
+use testcontainers::runners::AsyncRunner as _;
+use testcontainers::ImageExt as _;
+use testcontainers_modules::kafka::apache;
 
 use crate::kafka::kafka_config;
 use crate::*;
 
+/// A broker on 127.0.0.1:`port` (a fixed port, so a restarted broker is found where the old
+/// one was).
+struct Broker {
+    port: u16,
+    server: Option<Server>,
+}
+
+enum Server {
+    Tansu(Tansu),
+    Kafka(Container<apache::Kafka>),
+}
+
+impl Broker {
+    async fn start_on(port: u16) -> Self {
+        let server = match tier() {
+            Tier::Local => Server::Tansu(Tansu::start_on(port)),
+            Tier::Containers => {
+                // The module advertises 127.0.0.1 and the mapped port: pin the mapping.
+                let c = apache::Kafka::default()
+                    .with_mapped_port(port, apache::KAFKA_PORT)
+                    .start()
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot start the Kafka container: {e}"));
+                Server::Kafka(Container::new(c))
+            }
+        };
+        Self {
+            port,
+            server: Some(server),
+        }
+    }
+
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(port).await
+    }
+
+    fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Freezes the broker: it answers nothing, its state kept (SIGSTOP, or a container pause).
+    async fn pause(&self) {
+        match self.server.as_ref().expect("broker running") {
+            Server::Tansu(t) => t.signal("-STOP"),
+            Server::Kafka(c) => c.pause().await.expect("pause the Kafka container"),
+        }
+    }
+
+    async fn resume(&self) {
+        match self.server.as_ref().expect("broker running") {
+            Server::Tansu(t) => t.signal("-CONT"),
+            Server::Kafka(c) => c.unpause().await.expect("unpause the Kafka container"),
+        }
+    }
+
+    /// Kills the broker and everything it held (SIGKILL, or the container removed).
+    async fn kill(&mut self) {
+        match self.server.take() {
+            Some(Server::Tansu(t)) => drop(t),
+            Some(Server::Kafka(c)) => c.remove().await,
+            None => {}
+        }
+    }
+
+    async fn create_topic(&self, topic: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .expect("admin client");
+        let res = admin
+            .create_topics(
+                &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .expect("create topics");
+        for r in res {
+            r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
+        }
+    }
+}
+
 struct Tansu {
     child: Child,
-    port: u16,
 }
 
 impl Tansu {
@@ -42,7 +134,7 @@ impl Tansu {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tansu ({bin}): {e}"));
-        let t = Self { child, port };
+        let t = Self { child };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "tansu did not listen on {port}");
@@ -51,42 +143,12 @@ impl Tansu {
         t
     }
 
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
-    }
-
-    fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
     fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
-    }
-
-    async fn create_topic(&self, topic: &str, partitions: i32) {
-        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", self.brokers())
-            .create()
-            .expect("admin client");
-        let res = admin
-            .create_topics(
-                &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-            )
-            .await
-            .expect("create topics");
-        for r in res {
-            r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
-        }
     }
 }
 
@@ -103,7 +165,7 @@ impl Drop for Tansu {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tansu_receives_a_burst_with_keys_and_headers() {
-    let tansu = Tansu::start();
+    let tansu = Broker::start().await;
     tansu.create_topic("fires", 1).await;
     let db = fresh_db().await;
     let now = chrono::Utc::now();
@@ -131,12 +193,12 @@ async fn tansu_receives_a_burst_with_keys_and_headers() {
         .all(|m| m.value["scheduler_id"].as_str() == Some(m.key.as_str())));
 }
 
-/// The broker is stopped (SIGSTOP: it answers nothing, its state kept) for 20 s in the middle
+/// The broker is stopped (SIGSTOP or a container pause: it answers nothing, its state kept) for 20 s in the middle
 /// of a burst, then resumed: attempts time out and are retried, and every fire arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tansu_stopped_20s_mid_burst_loses_nothing() {
     const M: i64 = 5_000;
-    let tansu = Tansu::start();
+    let tansu = Broker::start().await;
     tansu.create_topic("fires", 1).await;
     let db = fresh_db().await;
     bulk_due(
@@ -166,7 +228,7 @@ async fn tansu_stopped_20s_mid_burst_loses_nothing() {
             >= 200
     })
     .await;
-    tansu.signal("-STOP");
+    tansu.pause().await;
     let stopped = Instant::now();
     let at_stop = count(
         &db.pool,
@@ -179,7 +241,7 @@ async fn tansu_stopped_20s_mid_burst_loses_nothing() {
         "SELECT count(*) FROM fires WHERE status = 'retrying' OR attempts > 1",
     )
     .await;
-    tansu.signal("-CONT");
+    tansu.resume().await;
     eprintln!("stopped 20 s with {at_stop} delivered; {failed} fires failed an attempt meanwhile");
 
     wait_for(Duration::from_secs(60), "every fire delivered", || async {
@@ -211,7 +273,7 @@ async fn tansu_stopped_20s_mid_burst_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tansu_killed_and_restarted_after_20s_loses_nothing() {
     const M: i64 = 5_000;
-    let mut tansu = Tansu::start();
+    let mut tansu = Broker::start().await;
     let port = tansu.port;
     tansu.create_topic("fires", 1).await;
     let db = fresh_db().await;
@@ -242,11 +304,10 @@ async fn tansu_killed_and_restarted_after_20s_loses_nothing() {
             >= 200
     })
     .await;
-    let _ = tansu.child.kill();
-    let _ = tansu.child.wait();
+    tansu.kill().await;
     tokio::time::sleep(Duration::from_secs(20)).await;
     let restarted = chrono::Utc::now();
-    tansu = Tansu::start_on(port);
+    tansu = Broker::start_on(port).await;
     tansu.create_topic("fires", 1).await;
     wait_for(Duration::from_secs(90), "every fire delivered", || async {
         count(
