@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(SCHEDULER_CACHE)/target
 # Queries are checked against the committed .sqlx/ data: building needs no database.
 export SQLX_OFFLINE ?= true
 
-.PHONY: all build run test lint fmt sqlx-prepare pg
+.PHONY: all build run test lint fmt sqlx-prepare pg bench
 
 all: build
 
@@ -20,6 +20,11 @@ run:
 ## Runs every test of the workspace (starts or finds Postgres first).
 test:
 	scripts/test.sh
+
+## Benchmarks (not tests): burst, steady, scale, API and pgbench ceilings against the release
+## build; writes bench/results/ (ARGS=--quick for a short run). About 15 minutes.
+bench:
+	scripts/bench.sh $(ARGS)
 
 ## cargo fmt --check and clippy with warnings as errors.
 lint:
