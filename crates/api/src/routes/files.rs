@@ -26,6 +26,7 @@ use crate::form::{read_form, FormBody};
 use crate::routes::schedulers::{
     insert_scheduler, new_scheduler, scheduler_error, store_update, updated_scheduler,
 };
+use crate::routes::{TenantHeaders, TenantPath};
 use crate::{format_time, ApiError, AppState};
 
 /// The multipart form of the file routes (for the OpenAPI document).
@@ -112,10 +113,8 @@ async fn describe_files(
     summary = "Create a scheduler with files",
     description = "`payload` is the JSON document of the JSON create, as a string; each `files` part is stored in S3 and described in `job.files[]`; `job.scheduler_id` is set.",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantPath,
+        TenantHeaders,
     ),
     request_body(content = SchedulerForm, content_type = "multipart/form-data"),
     security(("access_token" = [])),
@@ -171,11 +170,9 @@ pub(crate) async fn create_with_files(
     summary = "Update a scheduler with files",
     description = "`payload` is the JSON of the JSON update (partial), as a string. When `files` parts are given they replace the attachment set (the old objects are deleted after the commit); when none are given the attachments stay.",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     request_body(content = SchedulerForm, content_type = "multipart/form-data"),
     security(("access_token" = [])),
@@ -248,12 +245,10 @@ pub(crate) async fn update_with_files(
     tag = "schedulers",
     summary = "Get a scheduler's file",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
         ("file_id" = String, Path, description = "The file's UUID (`job.files[].file_id`)"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     security(("access_token" = [])),
     responses(

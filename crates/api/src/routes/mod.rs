@@ -10,6 +10,31 @@ use axum::response::{IntoResponse, Response};
 
 use crate::{ApiError, AppState, TENANT_PREFIXES};
 
+/// The path parameters every tenant route has, for the OpenAPI document (the handlers read
+/// them through the `Tenant` extractor).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct TenantPath {
+    /// Organization id
+    organization_id: String,
+    /// User id
+    user_id: String,
+}
+
+/// The optional headers every tenant route checks against its path, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct TenantHeaders {
+    /// Must equal the path's organization_id when given
+    #[param(rename = "x-organization-id")]
+    x_organization_id: Option<String>,
+    /// Must equal the path's user_id when given
+    #[param(rename = "x-user-id")]
+    x_user_id: Option<String>,
+}
+
 /// `GET /openapi.json`: the OpenAPI 3 document of every route, generated from the code.
 pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
     let mut response = axum::Json(state.openapi.as_ref().clone()).into_response();

@@ -15,6 +15,7 @@ use crate::body::JsonBody;
 use crate::document::{FireItem, FirePage, MessageBody, Preview, SchedulerDocument, SchedulerPage};
 use crate::error::ErrorBody;
 use crate::query::Params;
+use crate::routes::{TenantHeaders, TenantPath};
 use crate::validate::{merged, Draft, Timing};
 use crate::{format_time, ApiError, AppState};
 
@@ -64,13 +65,11 @@ async fn notify_if_due(
     tag = "schedulers",
     summary = "List the user's schedulers, newest first",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("event_type" = Option<String>, Query, description = "`contains:a,b` matches any of a, b; a bare value matches exactly"),
         ("limit" = Option<i64>, Query, description = "1 to 100, default 10"),
         ("skip" = Option<i64>, Query, description = "0 to 1000000, default 0"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     security(("access_token" = [])),
     responses(
@@ -114,11 +113,9 @@ pub(crate) async fn list(
     tag = "schedulers",
     summary = "Get one scheduler",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     security(("access_token" = [])),
     responses(
@@ -147,10 +144,8 @@ pub(crate) async fn get_one(
     summary = "Create a scheduler",
     description = "Required: `name`, `event_type`, `job` (checked in that order). Timing fields as in the seed API plus `timezone`, `cron_expression`, `end_datetime`, `max_fires`, `misfire_policy`. Unknown fields are ignored.",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantPath,
+        TenantHeaders,
     ),
     request_body(content = Object, content_type = "application/json", description = "The scheduler document (at most 1 MiB)"),
     security(("access_token" = [])),
@@ -260,11 +255,9 @@ fn new_record(
     summary = "Update a scheduler (partial)",
     description = "Only the fields given change; a field given as null falls back to its default. Changing the timing recomputes `next_fire_at`; `is_paused: true` pauses, `is_paused: false` resumes from now without catching up.",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     request_body(content = Object, content_type = "application/json", description = "The fields to change"),
     security(("access_token" = [])),
@@ -362,11 +355,9 @@ pub(crate) async fn store_update(
     summary = "Delete a scheduler",
     description = "Pending fires are cancelled and the attachments' objects deleted. A request body is accepted and ignored.",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     security(("access_token" = [])),
     responses(
@@ -418,13 +409,11 @@ pub(crate) async fn delete(
     tag = "schedulers",
     summary = "Fire history of a scheduler, newest first",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
         ("limit" = Option<i64>, Query, description = "1 to 100, default 10"),
         ("skip" = Option<i64>, Query, description = "0 to 1000000, default 0"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     security(("access_token" = [])),
     responses(
@@ -461,11 +450,9 @@ pub(crate) async fn executions(
     tag = "schedulers",
     summary = "Fire the scheduler now, once, outside its timing",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     security(("access_token" = [])),
     responses(
@@ -515,12 +502,10 @@ pub(crate) async fn run(
     summary = "The next fire instants of a scheduler",
     description = "From `next_fire_at` (or from now when paused), at most `count` instants; fewer when the schedule ends.",
     params(
-        ("organization_id" = String, Path, description = "Organization id"),
-        ("user_id" = String, Path, description = "User id"),
+        TenantPath,
         ("scheduler_id" = String, Path, description = "24 lowercase hex characters"),
         ("count" = Option<i64>, Query, description = "1 to 100, default 10"),
-        ("x-organization-id" = Option<String>, Header, description = "Must equal the path's organization_id when given"),
-        ("x-user-id" = Option<String>, Header, description = "Must equal the path's user_id when given"),
+        TenantHeaders,
     ),
     security(("access_token" = [])),
     responses(
