@@ -163,6 +163,28 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> StoreResult<Option<Stri
     Ok(org)
 }
 
+/// What a tenant request's token says: the organization it belongs to and whether `user_id`
+/// is registered there. One round trip for both checks the API makes on every request;
+/// None for unknown and revoked tokens.
+pub async fn authenticate_user(
+    pool: &PgPool,
+    token: &str,
+    user_id: &str,
+) -> StoreResult<Option<(String, bool)>> {
+    let row = sqlx::query!(
+        r#"SELECT t.organization_id,
+                  EXISTS (SELECT 1 FROM users u
+                          WHERE u.organization_id = t.organization_id AND u.id = $2) AS "user_exists!"
+           FROM api_tokens t
+           WHERE t.token_hash = $1 AND t.revoked_at IS NULL"#,
+        hash_token(token),
+        user_id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.organization_id, r.user_exists)))
+}
+
 pub async fn revoke_token(pool: &PgPool, token_id: Uuid) -> StoreResult<()> {
     let updated = sqlx::query!(
         "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",

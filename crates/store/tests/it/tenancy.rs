@@ -103,3 +103,33 @@ async fn a_chosen_token_is_idempotent_and_never_moves_between_organizations() {
         Some("org_imbrace")
     );
 }
+
+#[tokio::test]
+async fn one_lookup_answers_for_the_token_and_the_user() {
+    let db = fresh_db().await;
+    tenancy::ensure_user(&db.pool, "org_a", "u1").await.unwrap();
+    tenancy::ensure_user(&db.pool, "org_b", "u2").await.unwrap();
+    let a = tenancy::issue_token(&db.pool, "org_a").await.unwrap();
+    let known = tenancy::authenticate_user(&db.pool, &a.token, "u1")
+        .await
+        .unwrap();
+    assert_eq!(known, Some(("org_a".to_owned(), true)));
+    // A user of another organization is not a user of this one.
+    let other = tenancy::authenticate_user(&db.pool, &a.token, "u2")
+        .await
+        .unwrap();
+    assert_eq!(other, Some(("org_a".to_owned(), false)));
+    assert_eq!(
+        tenancy::authenticate_user(&db.pool, "api_unknown", "u1")
+            .await
+            .unwrap(),
+        None
+    );
+    tenancy::revoke_token(&db.pool, a.id).await.unwrap();
+    assert_eq!(
+        tenancy::authenticate_user(&db.pool, &a.token, "u1")
+            .await
+            .unwrap(),
+        None
+    );
+}
