@@ -12,6 +12,11 @@ export TANSU_BIN S3S_FS_BIN
 stale=$(psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 't\_%'")
 for db in $stale; do psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true; done
 
+# Property tests draw the same cases on every run, so CI's verdict does not depend on luck.
+# Explore new cases with e.g. `PROPTEST_RNG_SEED=$RANDOM make test`; commit the seeds of any
+# failure proptest records in a *.proptest-regressions file.
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261128}"
+
 if ! command -v cargo-nextest >/dev/null; then
     echo "test.sh: cargo-nextest is missing; installing it" >&2
     cargo install cargo-nextest --locked
