@@ -3,6 +3,7 @@
 mod admin;
 mod deploy;
 mod dev;
+mod faults;
 mod migrate;
 mod preview;
 mod serve;
