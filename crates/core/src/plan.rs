@@ -52,7 +52,8 @@ impl Schedule {
     ///
     /// Never plans more than `max_fires - fired` fires; when they are used up the next fire
     /// is `None`. A non-recurring scheduler fires its one slot (late or not, per the policy;
-    /// `skip` finishes it unfired) and then is finished.
+    /// `skip` finishes it unfired) and then is finished, whatever it fired before (it was
+    /// re-armed).
     pub fn plan(&self, input: PlanInput) -> Plan {
         let PlanInput {
             due,
@@ -60,15 +61,10 @@ impl Schedule {
             now,
             grace,
         } = input;
-        let remaining = self.remaining(fired);
-        let finished = Plan {
-            fires: Vec::new(),
-            next_fire_at: None,
-        };
-        if remaining == 0 || (self.kind == ScheduleKind::NonRecurring && fired > 0) {
-            return finished;
-        }
         let late = now.signed_duration_since(due) > grace;
+        // A one-shot is armed by having a `next_fire_at`: the API sets one when it is created
+        // or given a new instant (re-armed, even after it fired), and the claim clears it. So
+        // its earlier fires do not count here.
         if self.kind == ScheduleKind::NonRecurring {
             let fires = if late && self.misfire_policy == MisfirePolicy::Skip {
                 Vec::new()
@@ -85,6 +81,13 @@ impl Schedule {
             };
         }
 
+        let remaining = self.remaining(fired);
+        if remaining == 0 {
+            return Plan {
+                fires: Vec::new(),
+                next_fire_at: None,
+            };
+        }
         if !late {
             let next_fire_at = if remaining > 1 {
                 self.next_after(due)

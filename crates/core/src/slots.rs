@@ -336,6 +336,25 @@ impl Schedule {
         }
     }
 
+    /// `next_fire_at` after an edit of the timing at `now`, for a scheduler whose stored
+    /// `next_fire_at` was `due` and that has fired `fired` times. A slot that was due (at or
+    /// before `now`) but not claimed yet is kept when the edited schedule still has it and
+    /// fires are left, so an edit that does not move the slots (`end_datetime`, `max_fires`,
+    /// an equivalent zone) never drops a fire; otherwise as [`Schedule::initial_next_fire`].
+    pub fn next_fire_after_edit(
+        &self,
+        due: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        fired: u64,
+    ) -> Option<DateTime<Utc>> {
+        if let Some(t) = due.filter(|t| *t <= now) {
+            if self.remaining(fired) > 0 && self.first_at_or_after(t) == Some(t) {
+                return Some(t);
+            }
+        }
+        self.initial_next_fire(now, fired)
+    }
+
     /// Fires left before `max_fires` (`u64::MAX` when unlimited).
     pub(crate) fn remaining(&self, fired: u64) -> u64 {
         self.max_fires

@@ -446,13 +446,44 @@ fn non_recurring_exact_fires_once_at_start() {
     assert_eq!(plan.fires[0].scheduled_for, start);
     assert!(!plan.fires[0].late);
     assert_eq!(plan.next_fire_at, None);
+    // Re-armed after it fired (the API gave it a `next_fire_at` again): it fires once more,
+    // whatever it fired before.
+    let rearmed = start + TimeDelta::hours(1);
     let again = s.plan(PlanInput {
-        due: start,
+        due: rearmed,
         fired: 1,
-        now: start,
+        now: rearmed,
         grace: TimeDelta::seconds(60),
     });
-    assert!(again.fires.is_empty() && again.next_fire_at.is_none());
+    assert_eq!(again.fires.len(), 1);
+    assert_eq!(again.fires[0].scheduled_for, rearmed);
+    assert_eq!(again.next_fire_at, None);
+}
+
+#[test]
+fn an_edit_keeps_a_due_slot_it_does_not_move() {
+    let s = sched(json!({
+        "trigger_frequency_unit": "minutes", "trigger_frequency_value": 5,
+        "start_datetime": "2026-01-01T00:00:00Z", "max_fires": 10
+    }));
+    let due = utc("2026-01-01T00:10:00Z");
+    let now = utc("2026-01-01T00:10:02Z");
+    // Due and unclaimed: kept, not replaced by the next slot from now.
+    assert_eq!(s.next_fire_after_edit(Some(due), now, 2), Some(due));
+    // No fire left under the new max_fires: finished.
+    assert_eq!(s.next_fire_after_edit(Some(due), now, 10), None);
+    // Not a slot of the edited schedule (it moved): the first slot from now.
+    let off = utc("2026-01-01T00:09:00Z");
+    assert_eq!(
+        s.next_fire_after_edit(Some(off), now, 2),
+        Some(utc("2026-01-01T00:15:00Z"))
+    );
+    // Not due yet: the first slot from now, as for any edit.
+    let later = utc("2026-01-01T00:20:00Z");
+    assert_eq!(
+        s.next_fire_after_edit(Some(later), now, 2),
+        Some(utc("2026-01-01T00:15:00Z"))
+    );
 }
 
 #[test]

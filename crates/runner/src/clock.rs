@@ -1,6 +1,12 @@
 //! The runner's source of "now". Claims, leases, retry times and envelope times all come from
 //! it, so tests can set and advance time instead of sleeping through it.
+//!
+//! The system clock follows the database's: the runner measures the offset between its own
+//! clock and Postgres' at start and on every heartbeat ([`Clock::sync`]), so due-ness and lease
+//! expiry are judged on one clock, and a runner whose clock runs ahead does not take live
+//! leases (nor one running behind leave due work waiting).
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -16,7 +22,8 @@ pub struct Clock {
 }
 
 enum Inner {
-    System,
+    /// The machine's clock plus the measured offset to the database's, in microseconds.
+    System { offset_us: AtomicI64 },
     Manual {
         now: Mutex<DateTime<Utc>>,
         moved: watch::Sender<()>,
@@ -25,8 +32,36 @@ enum Inner {
 
 impl Clock {
     pub fn system() -> Self {
+        Self::system_skewed(TimeDelta::zero())
+    }
+
+    /// The system clock off by `skew` until the first [`Clock::sync`] (tests of clock skew).
+    pub fn system_skewed(skew: TimeDelta) -> Self {
         Self {
-            inner: Arc::new(Inner::System),
+            inner: Arc::new(Inner::System {
+                offset_us: AtomicI64::new(skew.num_microseconds().unwrap_or(0)),
+            }),
+        }
+    }
+
+    /// Sets the system clock's offset from a reading of the reference clock (`reference`,
+    /// the database's) taken between this clock's `before` and `after`: the reading is taken
+    /// to be the middle of the round trip. No-op on a manual clock.
+    pub fn sync(&self, before: DateTime<Utc>, reference: DateTime<Utc>, after: DateTime<Utc>) {
+        if let Inner::System { offset_us } = &*self.inner {
+            let mid = before + (after - before) / 2;
+            let offset = (reference - mid).num_microseconds().unwrap_or(0);
+            offset_us.store(offset, Ordering::Relaxed);
+        }
+    }
+
+    /// The current offset of the system clock from the reference (zero for a manual clock).
+    pub fn offset(&self) -> TimeDelta {
+        match &*self.inner {
+            Inner::System { offset_us } => {
+                TimeDelta::microseconds(offset_us.load(Ordering::Relaxed))
+            }
+            Inner::Manual { .. } => TimeDelta::zero(),
         }
     }
 
@@ -43,7 +78,9 @@ impl Clock {
 
     pub fn now(&self) -> DateTime<Utc> {
         match &*self.inner {
-            Inner::System => Utc::now(),
+            Inner::System { offset_us } => {
+                Utc::now() + TimeDelta::microseconds(offset_us.load(Ordering::Relaxed))
+            }
             Inner::Manual { now, .. } => *now.lock().unwrap_or_else(PoisonError::into_inner),
         }
     }
@@ -55,7 +92,7 @@ impl Clock {
     /// Moves a manual clock to `t` (backwards too). Panics on the system clock: a test bug.
     pub fn set(&self, t: DateTime<Utc>) {
         match &*self.inner {
-            Inner::System => panic!("the system clock cannot be set"),
+            Inner::System { .. } => panic!("the system clock cannot be set"),
             Inner::Manual { now, moved } => {
                 *now.lock().unwrap_or_else(PoisonError::into_inner) = t;
                 moved.send_replace(());
@@ -71,7 +108,7 @@ impl Clock {
     /// A receiver that changes whenever a manual clock moves (never for the system clock).
     pub(crate) fn subscribe(&self) -> Option<watch::Receiver<()>> {
         match &*self.inner {
-            Inner::System => None,
+            Inner::System { .. } => None,
             Inner::Manual { moved, .. } => Some(moved.subscribe()),
         }
     }
@@ -80,7 +117,7 @@ impl Clock {
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &*self.inner {
-            Inner::System => f.write_str("Clock::System"),
+            Inner::System { .. } => write!(f, "Clock::System(offset {})", self.offset()),
             Inner::Manual { .. } => write!(f, "Clock::Manual({})", self.now()),
         }
     }

@@ -1,6 +1,7 @@
 //! The claim loop and the life of one delivery.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use scheduler_core::job::{job_spec, JobSpec, JobTarget};
 use scheduler_core::{Plan, PlanInput};
 use scheduler_files::FileStore;
 use scheduler_store::attachments::{self, AttachmentRecord};
-use scheduler_store::fires::{self, ClaimRequest, DeliveryContext, Lease, LeasedFire};
+use scheduler_store::fires::{
+    self, ClaimRequest, DeliveryContext, Lease, LeaseToken, LeasedFire, Release,
+};
 use scheduler_store::schedulers::SchedulerRecord;
 use scheduler_store::{PgPool, StoreError, DUE_CHANNEL};
 use serde_json::Value;
@@ -34,6 +37,12 @@ use crate::webhook::{WebhookRequest, WebhookSink};
 const MIN_IDLE: Duration = Duration::from_millis(10);
 /// Most outcomes written in one statement.
 const WRITE_BATCH: usize = 1000;
+/// Most pending dead letters one runner takes at a time.
+const DEAD_LETTER_BATCH: i64 = 100;
+/// When a dead letter could not be produced, the next try is this much later.
+const DEAD_LETTER_RETRY: Duration = Duration::from_secs(5);
+/// Longest pause between two tries of a write the database refused.
+const WRITE_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 /// A runner. Several may run against one database, in one process or many. Clones share
 /// everything (producer, metrics, configuration): a clone is a handle for readiness probes.
@@ -51,8 +60,29 @@ struct Shared {
     /// Makes the envelope's `file_url`s; without it they are null.
     files: Option<Arc<FileStore>>,
     metrics: Metrics,
-    /// Fires leased to this runner and not yet recorded: the heartbeat renews their leases.
-    in_flight: Mutex<HashSet<Uuid>>,
+    /// The leases this runner holds and has not settled: renewed by the heartbeat, given back
+    /// at shutdown. A fire leaves only when its outcome is durable (or its lease was given
+    /// back, or found to have moved on), so no outcome waits unrenewed.
+    held: Mutex<HashMap<Uuid, Held>>,
+    /// Cancelled at the shutdown deadline: writes that keep failing stop being retried.
+    give_up: CancellationToken,
+}
+
+/// One lease this runner holds.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    seq: i32,
+    /// A send started under this lease (it counts as an attempt when given back).
+    sent: bool,
+}
+
+/// A delivery whose outcome is still to be written, with its delivery slot: the slot is freed
+/// only once the outcome is durable, so outcomes waiting out a database outage are bounded by
+/// the runner's concurrency.
+struct Delivered {
+    token: LeaseToken,
+    at: DateTime<Utc>,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// A fire's scheduler as delivery needs it, shared by the fires of one batch.
@@ -95,7 +125,8 @@ impl Runner {
                 webhook,
                 files: None,
                 metrics: Metrics::default(),
-                in_flight: Mutex::new(HashSet::new()),
+                held: Mutex::new(HashMap::new()),
+                give_up: CancellationToken::new(),
             }),
         })
     }
@@ -141,14 +172,16 @@ impl Runner {
         Some(ok)
     }
 
-    /// Runs until `shutdown` is cancelled; then stops claiming, lets in-flight deliveries
-    /// finish until the shutdown deadline, records their outcomes, gives back the leases of
-    /// anything left, and returns. Database errors inside the loop are logged and retried,
-    /// never fatal.
+    /// Runs until `shutdown` is cancelled, then stops within the shutdown deadline, which it
+    /// owns: it stops claiming, lets in-flight deliveries finish until a reserve before the
+    /// deadline, writes every outcome it has, gives back every lease it still holds (unsent
+    /// fires with their attempt count unchanged, available at once), and returns. Database
+    /// errors inside the loop are logged and retried, never fatal.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), RunnerError> {
         let shared = self.shared;
         let cfg = &shared.config;
         tracing::info!(owner = %cfg.owner, batch_size = cfg.batch_size, concurrency = cfg.concurrency, "runner started");
+        shared.sync_clock().await;
 
         let wake = Arc::new(Notify::new());
         let listener = tokio::spawn(listen(
@@ -160,6 +193,9 @@ impl Runner {
         let heartbeat = tokio::spawn(heartbeat(shared.clone(), stop_heartbeat.clone()));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_delivered(shared.clone(), done_rx));
+        let dead_letters = shared
+            .dead_letters_on()
+            .then(|| tokio::spawn(dead_letters(shared.clone(), shutdown.child_token())));
         let semaphore = Arc::new(Semaphore::new(cfg.concurrency));
         let mut tasks = JoinSet::new();
         let mut clock_moved = shared.clock.subscribe();
@@ -194,27 +230,38 @@ impl Runner {
             }
         }
 
-        // Shutdown: no new claims; in-flight deliveries get until the deadline.
-        let in_flight = tasks.len();
-        tracing::info!(in_flight, "runner stopping");
+        // Shutdown. One deadline from here: deliveries get it less a reserve in which the
+        // outcomes are written and the leases given back; writes still failing at the
+        // deadline are abandoned (those leases expire and the fires are taken again).
+        let deadline = tokio::time::Instant::now() + cfg.shutdown_deadline;
+        let reserve =
+            (cfg.shutdown_deadline / 5).clamp(Duration::from_millis(500), Duration::from_secs(5));
+        let give_up = shared.give_up.clone();
+        let alarm = tokio::spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            give_up.cancel();
+        });
+        tracing::info!(
+            in_flight = tasks.len(),
+            held = shared.held_count(),
+            "runner stopping"
+        );
         let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(cfg.shutdown_deadline, drain)
+        if tokio::time::timeout_at(deadline - reserve, drain)
             .await
             .is_err()
         {
             tracing::warn!(
                 left = tasks.len(),
-                "shutdown deadline reached; abandoning the remaining deliveries"
+                "shutdown deadline near; abandoning the remaining deliveries"
             );
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
         drop(done_tx);
-        if tokio::time::timeout(Duration::from_secs(10), writer)
-            .await
-            .is_err()
-        {
-            tracing::warn!("recording delivered fires did not finish in time");
+        let _ = writer.await;
+        if let Some(d) = dead_letters {
+            let _ = d.await;
         }
         stop_heartbeat.cancel();
         let _ = heartbeat.await;
@@ -222,17 +269,34 @@ impl Runner {
         if shared.kafka.is_some() {
             // Dead-letter messages may still be queued; flushing blocks, so off the runtime.
             let s = shared.clone();
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(Duration::from_secs(2));
             let _ = tokio::task::spawn_blocking(move || {
                 if let Some(k) = &s.kafka {
-                    k.flush(Duration::from_secs(2));
+                    k.flush(left);
                 }
             })
             .await;
         }
-        match fires::release_leases(&shared.pool, &cfg.owner, shared.clock.now()).await {
-            Ok(n) => tracing::info!(released = n, "runner stopped"),
-            Err(e) => tracing::error!(error = %e, "cannot release leases; they will expire"),
+        let leases = shared.held_leases();
+        if !leases.is_empty() {
+            let now = shared.clock.now();
+            match shared
+                .durably("give back leases", || {
+                    fires::release(&shared.pool, &leases, now)
+                })
+                .await
+            {
+                Some(n) => tracing::info!(held = leases.len(), released = n, "leases given back"),
+                None => tracing::error!(
+                    held = leases.len(),
+                    "cannot give back leases; they will expire"
+                ),
+            }
         }
+        alarm.abort();
+        tracing::info!("runner stopped");
         Ok(())
     }
 }
@@ -241,7 +305,7 @@ impl Runner {
 struct Work<'a> {
     semaphore: &'a Arc<Semaphore>,
     tasks: &'a mut JoinSet<()>,
-    done: &'a mpsc::UnboundedSender<(Uuid, DateTime<Utc>)>,
+    done: &'a mpsc::UnboundedSender<Delivered>,
     shutdown: &'a CancellationToken,
 }
 
@@ -275,6 +339,123 @@ impl Shared {
             owner: &self.config.owner,
             until: now + delta(self.config.lease),
         }
+    }
+
+    fn dead_letters_on(&self) -> bool {
+        self.config.dead_letter_topic.is_some() && self.kafka.is_some()
+    }
+
+    /// Follows the database's clock (see [`Clock`]). A failed reading keeps the last offset.
+    async fn sync_clock(&self) {
+        let before = Utc::now();
+        match fires::database_now(&self.pool).await {
+            Ok(db) => {
+                let after = Utc::now();
+                self.clock.sync(before, db, after);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the database clock"),
+        }
+    }
+
+    /// Retries a database write until it succeeds, waiting out an outage with backoff, or until
+    /// the shutdown deadline passes (None: not written).
+    async fn durably<T, F, Fut>(&self, what: &str, mut op: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut backoff = Duration::from_millis(50);
+        let mut failures = 0u32;
+        loop {
+            match op().await {
+                Ok(v) => {
+                    if failures > 0 {
+                        tracing::info!(what, failures, "written after the database came back");
+                    }
+                    return Some(v);
+                }
+                Err(e) => {
+                    failures += 1;
+                    if failures == 1 || failures.is_multiple_of(20) {
+                        tracing::warn!(what, error = %e, failures, "cannot write; retrying until the database is back");
+                    }
+                }
+            }
+            tokio::select! {
+                () = self.give_up.cancelled() => {
+                    tracing::error!(what, "shutdown deadline reached before the write went through; the leases will expire");
+                    return None;
+                }
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(WRITE_BACKOFF_MAX);
+        }
+    }
+
+    fn hold(&self, fires: &[LeasedFire]) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        for f in fires {
+            held.insert(
+                f.id,
+                Held {
+                    seq: f.lease_seq,
+                    sent: false,
+                },
+            );
+        }
+    }
+
+    fn mark_sent(&self, id: Uuid) {
+        if let Some(h) = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&id)
+        {
+            h.sent = true;
+        }
+    }
+
+    fn was_sent(&self, id: Uuid) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .is_some_and(|h| h.sent)
+    }
+
+    fn held_count(&self) -> usize {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    fn held_tokens(&self) -> Vec<LeaseToken> {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(id, h)| LeaseToken {
+                fire_id: *id,
+                seq: h.seq,
+            })
+            .collect()
+    }
+
+    fn held_leases(&self) -> Vec<Release> {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(id, h)| Release {
+                token: LeaseToken {
+                    fire_id: *id,
+                    seq: h.seq,
+                },
+                sent: h.sent,
+            })
+            .collect()
     }
 
     /// One round: claim due schedulers, then lease waiting fires. True when either came back
@@ -335,48 +516,17 @@ impl Shared {
         }
     }
 
-    /// Starts a delivery task for each fire, waiting for a free slot when `concurrency` are in
-    /// flight. Leased fires that never got a task (shutdown) keep their lease until
-    /// `release_leases` at the end of `run`.
-    async fn dispatch(
-        self: &Arc<Self>,
-        fires: Vec<LeasedFire>,
-        claimed: bool,
-        work: &mut Work<'_>,
-    ) -> Result<(), StoreError> {
-        if fires.is_empty() {
-            return Ok(());
-        }
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(fires.iter().map(|f| f.id));
-        let ids: Vec<String> = fires
-            .iter()
-            .map(|f| f.scheduler_id.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        // Two queries for the whole batch, whatever its size: the schedulers and their
-        // attachments.
-        let read = async {
-            let contexts = fires::delivery_contexts(&self.pool, &ids).await?;
-            let files = attachments::list_many(&self.pool, &ids).await?;
-            Ok::<_, StoreError>((contexts, files))
-        };
-        let (contexts, files) = match read.await {
-            Ok(c) => c,
-            Err(e) => {
-                // The leases expire and the fires are taken again.
-                self.forget(fires.iter().map(|f| f.id));
-                return Err(e);
-            }
-        };
+    /// What delivery needs of the given schedulers, in two queries whatever their number:
+    /// the schedulers (with their organization's secret) and their attachments. A deleted
+    /// scheduler is absent.
+    async fn prepare(&self, ids: &[String]) -> Result<HashMap<String, Arc<Prepared>>, StoreError> {
+        let contexts = fires::delivery_contexts(&self.pool, ids).await?;
+        let files = attachments::list_many(&self.pool, ids).await?;
         let mut files_of: HashMap<String, Vec<AttachmentRecord>> = HashMap::new();
         for r in files {
             files_of.entry(r.scheduler_id.clone()).or_default().push(r);
         }
-        let prepared: HashMap<String, Arc<Prepared>> = contexts
+        Ok(contexts
             .into_iter()
             .map(|ctx| {
                 let spec = job_spec(&ctx.job).map_err(|e| format!("invalid job: {e}"));
@@ -386,15 +536,62 @@ impl Shared {
                 let id = ctx.scheduler_id.clone();
                 (id, Arc::new(Prepared { ctx, spec, files }))
             })
+            .collect())
+    }
+
+    /// Gives back leases on which nothing was sent, at once, with their attempts. Returns
+    /// after the write went through (or the shutdown deadline passed).
+    async fn give_back_unsent(&self, fires: &[LeasedFire]) {
+        let leases: Vec<Release> = fires
+            .iter()
+            .map(|f| Release {
+                token: f.token(),
+                sent: false,
+            })
             .collect();
-        let mut fires = fires.into_iter();
-        while let Some(fire) = fires.next() {
+        let now = self.clock.now();
+        if self
+            .durably("give back unsent fires", || {
+                fires::release(&self.pool, &leases, now)
+            })
+            .await
+            .is_some()
+        {
+            self.forget(fires.iter().map(|f| f.id));
+        }
+    }
+
+    /// Starts a delivery task for each fire, waiting for a free slot when `concurrency` are in
+    /// flight. Fires that never got a task (shutdown) stay held, unsent, and are given back at
+    /// the end of `run`.
+    async fn dispatch(
+        self: &Arc<Self>,
+        fires: Vec<LeasedFire>,
+        claimed: bool,
+        work: &mut Work<'_>,
+    ) -> Result<(), StoreError> {
+        if fires.is_empty() {
+            return Ok(());
+        }
+        self.hold(&fires);
+        let ids: Vec<String> = fires
+            .iter()
+            .map(|f| f.scheduler_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let prepared = match self.prepare(&ids).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing was sent: the fires are available again at once, attempts unchanged.
+                self.give_back_unsent(&fires).await;
+                return Err(e);
+            }
+        };
+        for fire in fires {
             let permit = tokio::select! {
                 p = work.semaphore.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-                () = work.shutdown.cancelled() => {
-                    self.forget(std::iter::once(fire.id).chain(fires.map(|f| f.id)));
-                    return Ok(());
-                }
+                () = work.shutdown.cancelled() => return Ok(()),
             };
             let prepared = prepared.get(&fire.scheduler_id).cloned();
             if claimed {
@@ -411,12 +608,9 @@ impl Shared {
     }
 
     fn forget(&self, ids: impl Iterator<Item = Uuid>) {
-        let mut set = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         for id in ids {
-            set.remove(&id);
+            held.remove(&id);
         }
     }
 
@@ -437,14 +631,14 @@ impl Shared {
         self: Arc<Self>,
         fire: LeasedFire,
         prepared: Option<Arc<Prepared>>,
-        _permit: OwnedSemaphorePermit,
-        done: mpsc::UnboundedSender<(Uuid, DateTime<Utc>)>,
+        permit: OwnedSemaphorePermit,
+        done: mpsc::UnboundedSender<Delivered>,
     ) {
         let attempt = u32::try_from(fire.attempts).unwrap_or(u32::MAX);
-        let outcome = match prepared.as_deref() {
+        let verdict = match prepared.as_deref() {
             // Deleted meanwhile: its open fires were cancelled with it, and this is a no-op.
-            None => Some(Verdict::Dead("the scheduler no longer exists".to_owned())),
-            Some(Prepared { spec: Err(e), .. }) => Some(Verdict::Dead(e.clone())),
+            None => Verdict::Dead("the scheduler no longer exists".to_owned()),
+            Some(Prepared { spec: Err(e), .. }) => Verdict::Dead(e.clone()),
             Some(Prepared {
                 ctx,
                 spec: Ok(spec),
@@ -452,12 +646,13 @@ impl Shared {
             }) => {
                 let limits = self.limits(spec);
                 if attempt > limits.max_attempts {
-                    // Only after runners died mid-delivery: each lease counts as an attempt,
-                    // so a fire that keeps killing its runner stops being taken.
-                    Some(Verdict::Dead(format!(
+                    // Only after runners died mid-delivery: a lease whose holder died counts as
+                    // an attempt (it may have sent), so a fire that keeps killing its runner
+                    // stops being taken.
+                    Verdict::Dead(format!(
                         "attempt {attempt} exceeds max_attempts {} (earlier attempts were interrupted)",
                         limits.max_attempts
-                    )))
+                    ))
                 } else {
                     let started = std::time::Instant::now();
                     let result = self.attempt(&fire, ctx, spec, files).await;
@@ -480,13 +675,19 @@ impl Shared {
                                     .observe(lag as f64 / 1000.0);
                             }
                             tracing::debug!(fire_id = %fire.id, scheduler_id = %fire.scheduler_id, attempt, "fire delivered");
-                            if done.send((fire.id, now)).is_err() {
+                            // The writer records it (batched) and only then lets the lease go.
+                            let delivered = Delivered {
+                                token: fire.token(),
+                                at: now,
+                                _permit: permit,
+                            };
+                            if let Err(mpsc::error::SendError(d)) = done.send(delivered) {
                                 // The writer is gone (cannot happen before all tasks end).
-                                let _ = fires::mark_delivered(&self.pool, fire.id, now).await;
+                                self.write_delivered(vec![d]).await;
                             }
-                            None
+                            return;
                         }
-                        Err(failure) => Some(verdict(
+                        Err(failure) => verdict(
                             &failure,
                             attempt,
                             fire.created_at,
@@ -494,15 +695,14 @@ impl Shared {
                             limits,
                             &self.config.retry,
                             &mut rand::thread_rng(),
-                        )),
+                        ),
                     }
                 }
             }
         };
-        if let Some(v) = outcome {
-            self.record_failure(&fire, prepared.as_deref(), v).await;
-        }
-        self.forget(std::iter::once(fire.id));
+        self.record_failure(&fire, prepared.as_deref(), verdict)
+            .await;
+        drop(permit);
     }
 
     /// The envelope's `files`: each attachment with a URL made now, so every attempt (a retry
@@ -543,6 +743,7 @@ impl Shared {
                         "Kafka is not configured on this runner (KAFKA_BROKERS)".to_owned(),
                     ));
                 };
+                self.mark_sent(fire.id);
                 kafka
                     .send(KafkaMessage {
                         topic,
@@ -565,6 +766,7 @@ impl Shared {
                 let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
                     .map_err(|e| Failure::Permanent(e.to_string()))?;
                 let body = (method != reqwest::Method::GET).then_some(body);
+                self.mark_sent(fire.id);
                 self.webhook
                     .send(WebhookRequest {
                         url,
@@ -581,116 +783,233 @@ impl Shared {
         }
     }
 
+    /// Records a failed attempt (retry or dead) under the fire's lease, waiting out a database
+    /// outage, and lets the lease go once it is written. A dead fire's dead letter is produced
+    /// only after `dead` is recorded under the lease: a holder whose lease moved on records
+    /// nothing and sends nothing.
     async fn record_failure(&self, fire: &LeasedFire, prepared: Option<&Prepared>, v: Verdict) {
         let target = prepared.and_then(Prepared::target);
-        let result = match &v {
+        let sent = self.was_sent(fire.id);
+        let written = match &v {
             Verdict::RetryAt(at, error) => {
-                if let Some(t) = target {
+                tracing::info!(fire_id = %fire.id, scheduler_id = %fire.scheduler_id, attempt = fire.attempts, sent, retry_at = %at, error, "delivery failed; will retry");
+                let failure = fires::Failure {
+                    token: fire.token(),
+                    error,
+                    sent,
+                };
+                let written = self
+                    .durably("record a failed attempt", || {
+                        fires::mark_retrying(&self.pool, &failure, *at)
+                    })
+                    .await;
+                if let (Some(true), Some(t)) = (written, target) {
                     Metrics::inc(&self.metrics.retried, t);
                 }
-                tracing::info!(fire_id = %fire.id, scheduler_id = %fire.scheduler_id, attempt = fire.attempts, retry_at = %at, error, "delivery failed; will retry");
-                fires::mark_retrying(&self.pool, fire.id, *at, error).await
+                written
             }
             Verdict::Dead(error) => {
-                if let Some(t) = target {
-                    Metrics::inc(&self.metrics.dead, t);
+                tracing::warn!(fire_id = %fire.id, scheduler_id = %fire.scheduler_id, attempt = fire.attempts, sent, error, "fire is dead");
+                let failure = fires::Failure {
+                    token: fire.token(),
+                    error,
+                    sent,
+                };
+                // With a dead-letter topic the lease is kept until the dead letter is out.
+                let dead_letter = prepared.filter(|_| self.dead_letters_on());
+                let hold = dead_letter.map(|_| self.lease_at(self.clock.now()).until);
+                let written = self
+                    .durably("record a dead fire", || {
+                        fires::mark_dead(&self.pool, &failure, hold)
+                    })
+                    .await;
+                if written == Some(true) {
+                    if let Some(t) = target {
+                        Metrics::inc(&self.metrics.dead, t);
+                    }
+                    if let Some(p) = dead_letter {
+                        self.dead_letter(fire, Some(p), error).await;
+                    }
                 }
-                tracing::warn!(fire_id = %fire.id, scheduler_id = %fire.scheduler_id, attempt = fire.attempts, error, "fire is dead");
-                if let Some(p) = prepared {
-                    self.dead_letter(fire, p, error).await;
-                }
-                fires::mark_dead(&self.pool, fire.id, error).await
+                written
             }
         };
-        if let Err(e) = result {
-            // The lease expires and the fire is taken again: a late duplicate, never a loss.
-            tracing::error!(fire_id = %fire.id, error = %e, "cannot record a failed attempt");
+        match written {
+            Some(true) => {}
+            Some(false) => {
+                tracing::info!(fire_id = %fire.id, lease_seq = fire.lease_seq, "the lease moved on (taken over, or the fire was cancelled); this outcome is dropped")
+            }
+            // The shutdown deadline passed: the lease stays held and is given back (or expires).
+            None => return,
         }
+        self.forget(std::iter::once(fire.id));
     }
 
-    /// Produces a dead fire's envelope, with its last error, to the dead-letter topic.
-    async fn dead_letter(&self, fire: &LeasedFire, prepared: &Prepared, error: &str) {
+    /// Produces a dead fire's envelope, with its last error, to the dead-letter topic, and
+    /// records whether it went out: `sent`, or still `pending` for any runner to try again.
+    /// A fire whose scheduler is gone gets an envelope of what the fire row knows.
+    async fn dead_letter(&self, fire: &LeasedFire, prepared: Option<&Prepared>, error: &str) {
         let (Some(topic), Some(kafka)) = (&self.config.dead_letter_topic, &self.kafka) else {
             return;
         };
-        let ctx = &prepared.ctx;
-        // Best effort: a dead letter goes out even when its URLs cannot be made.
-        let files = match self.file_items(&prepared.files).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(fire_id = %fire.id, error = %e, "dead letter without file URLs");
-                prepared.files.iter().map(|r| file_item(r, None)).collect()
+        let mut body = match prepared {
+            Some(p) => {
+                // A dead letter goes out even when its URLs cannot be made.
+                let files = match self.file_items(&p.files).await {
+                    Ok(items) => items,
+                    Err(e) => {
+                        tracing::warn!(fire_id = %fire.id, error = %e, "dead letter without file URLs");
+                        p.files.iter().map(|r| file_item(r, None)).collect()
+                    }
+                };
+                let workflow_id = p.spec.as_ref().ok().and_then(|s| s.workflow_id.as_deref());
+                envelope(fire, &p.ctx, workflow_id, files, self.clock.now())
             }
+            None => serde_json::json!({
+                "fire_id": fire.id.to_string(),
+                "scheduler_id": fire.scheduler_id,
+                "organization_id": fire.organization_id,
+                "scheduled_for": crate::envelope::rfc3339_ms(fire.scheduled_for),
+                "attempt": fire.attempts,
+            }),
         };
-        let mut body = envelope(
-            fire,
-            ctx,
-            prepared
-                .spec
-                .as_ref()
-                .ok()
-                .and_then(|s| s.workflow_id.as_deref()),
-            files,
-            self.clock.now(),
-        );
         body["last_error"] = serde_json::Value::String(error.to_owned());
         let body = serde_json::to_vec(&body).unwrap_or_default();
         let fire_id = fire.id.to_string();
+        let event_type = prepared.map_or("", |p| p.ctx.event_type.as_str());
         let sent = kafka
             .send(KafkaMessage {
                 topic,
                 key: &fire.scheduler_id,
                 headers: &[
                     ("fire-id", &fire_id),
-                    ("event-type", &ctx.event_type),
+                    ("event-type", event_type),
                     ("organization-id", &fire.organization_id),
                     ("error", error),
                 ],
                 payload: &body,
             })
             .await;
-        if let Err(f) = sent {
-            tracing::error!(fire_id = %fire.id, error = f.message(), "cannot produce to the dead-letter topic");
+        let token = fire.token();
+        let recorded = match sent {
+            Ok(()) => {
+                self.durably("record a produced dead letter", || {
+                    fires::mark_dead_letter_sent(&self.pool, token)
+                })
+                .await
+            }
+            Err(f) => {
+                tracing::warn!(fire_id = %fire.id, error = f.message(), "cannot produce to the dead-letter topic; it stays pending and is tried again");
+                let retry_at = self.clock.now() + delta(DEAD_LETTER_RETRY);
+                self.durably("record a pending dead letter", || {
+                    fires::retry_dead_letter(&self.pool, token, retry_at)
+                })
+                .await
+            }
+        };
+        if recorded == Some(false) {
+            tracing::info!(fire_id = %fire.id, "the dead letter's lease moved on; another runner owns it");
         }
+    }
+
+    /// Writes delivered outcomes (one statement for the batch, retried until the database
+    /// takes it) and only then lets their leases go.
+    async fn write_delivered(&self, batch: Vec<Delivered>) {
+        let tokens: Vec<LeaseToken> = batch.iter().map(|d| d.token).collect();
+        let ats: Vec<DateTime<Utc>> = batch.iter().map(|d| d.at).collect();
+        let written = self
+            .durably("record delivered fires", || {
+                fires::mark_delivered_many(&self.pool, &tokens, &ats)
+            })
+            .await;
+        if let Some(n) = written {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n < tokens.len() {
+                tracing::info!(
+                    dropped = tokens.len() - n,
+                    "delivered fires not recorded: cancelled, or their lease moved on"
+                );
+            }
+            self.forget(tokens.iter().map(|t| t.fire_id));
+        }
+        // Dropping the batch frees its delivery slots.
     }
 }
 
 /// Records delivered fires in batches: one statement for everything that finished since the
 /// last one, so a burst costs a few round trips instead of one per fire.
-async fn write_delivered(
-    shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<(Uuid, DateTime<Utc>)>,
-) {
-    let mut ids = Vec::with_capacity(WRITE_BATCH);
-    let mut ats = Vec::with_capacity(WRITE_BATCH);
-    while let Some((id, at)) = rx.recv().await {
-        ids.push(id);
-        ats.push(at);
-        while ids.len() < WRITE_BATCH {
+async fn write_delivered(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Delivered>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while let Some(d) = rx.recv().await {
+        batch.push(d);
+        while batch.len() < WRITE_BATCH {
             match rx.try_recv() {
-                Ok((id, at)) => {
-                    ids.push(id);
-                    ats.push(at);
-                }
+                Ok(d) => batch.push(d),
                 Err(_) => break,
             }
         }
-        for attempt in 1..=3u64 {
-            match fires::mark_delivered_many(&shared.pool, &ids, &ats).await {
-                Ok(_) => break,
-                Err(e) => {
-                    // Unrecorded fires are redelivered when their lease expires.
-                    tracing::error!(error = %e, fires = ids.len(), attempt, "cannot record delivered fires");
-                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                }
-            }
-        }
-        ids.clear();
-        ats.clear();
+        shared
+            .write_delivered(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(WRITE_BATCH),
+            ))
+            .await;
     }
 }
 
-/// Renews the leases of the fires this runner holds, every third of the lease.
+/// Every poll interval, takes pending dead letters that no runner holds (a produce failed, or
+/// its runner died) and produces them again, until the broker takes them.
+async fn dead_letters(shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(shared.config.poll_interval) => {}
+        }
+        let now = shared.clock.now();
+        let leased = match fires::lease_dead_letters(
+            &shared.pool,
+            now,
+            DEAD_LETTER_BATCH,
+            shared.lease_at(now),
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take pending dead letters");
+                continue;
+            }
+        };
+        if leased.is_empty() {
+            continue;
+        }
+        shared.hold(&leased);
+        let ids: Vec<String> = leased
+            .iter()
+            .map(|f| f.scheduler_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let prepared = match shared.prepare(&ids).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the schedulers of pending dead letters");
+                shared.give_back_unsent(&leased).await;
+                continue;
+            }
+        };
+        let sends = leased.iter().map(|fire| {
+            let p = prepared.get(&fire.scheduler_id).map(Arc::as_ref);
+            let error = fire.last_error.as_deref().unwrap_or("dead");
+            shared.dead_letter(fire, p, error)
+        });
+        futures::future::join_all(sends).await;
+        shared.forget(leased.iter().map(|f| f.id));
+    }
+}
+
+/// Every third of the lease: follows the database's clock, and renews the leases this runner
+/// holds (fires in delivery, outcomes not written yet, dead letters being produced).
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
     let every = (shared.config.lease / 3).max(Duration::from_millis(100));
     loop {
@@ -698,18 +1017,13 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        let ids: Vec<Uuid> = shared
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .copied()
-            .collect();
-        if ids.is_empty() {
+        shared.sync_clock().await;
+        let tokens = shared.held_tokens();
+        if tokens.is_empty() {
             continue;
         }
-        let now = shared.clock.now();
-        if let Err(e) = fires::extend_leases(&shared.pool, &ids, shared.lease_at(now)).await {
+        let until = shared.lease_at(shared.clock.now()).until;
+        if let Err(e) = fires::extend_leases(&shared.pool, &tokens, until).await {
             tracing::warn!(error = %e, "cannot renew leases");
         }
     }

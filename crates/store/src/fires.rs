@@ -21,9 +21,51 @@ pub struct LeasedFire {
     pub late: bool,
     pub skipped_slots: i32,
     pub manual: bool,
-    /// The attempt this lease is for, starting at 1.
+    /// The attempt this lease is for, starting at 1: the sends started before it, plus this
+    /// one. A holder that gives the lease back without sending gives the count back too.
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
+    /// The fencing token: every write the holder makes carries it (see [`LeaseToken`]).
+    pub lease_seq: i32,
+    pub last_error: Option<String>,
+}
+
+impl LeasedFire {
+    pub fn token(&self) -> LeaseToken {
+        LeaseToken {
+            fire_id: self.id,
+            seq: self.lease_seq,
+        }
+    }
+}
+
+/// One lease on one fire. Every lease taken on a fire increments its `lease_seq`, and every
+/// write of a holder matches on the `seq` it was given, so a holder whose lease lapsed and was
+/// taken over (a paused process, a stalled heartbeat) changes nothing: its write affects no
+/// row, and it drops its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseToken {
+    pub fire_id: Uuid,
+    pub seq: i32,
+}
+
+/// A failed attempt, as its holder records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    pub token: LeaseToken,
+    pub error: &'a str,
+    /// Whether a send started under this lease. When none did (the job could not be read, the
+    /// attempt limit was already used up by interrupted attempts), the lease's attempt is
+    /// given back, so `attempts` counts sends that started.
+    pub sent: bool,
+}
+
+/// A lease given back by its holder (at shutdown, or when its context could not be read).
+#[derive(Debug, Clone, Copy)]
+pub struct Release {
+    pub token: LeaseToken,
+    /// As in [`Failure::sent`]: an unsent fire gets its attempt back.
+    pub sent: bool,
 }
 
 /// A fire as the history shows it.
@@ -41,6 +83,9 @@ pub struct FireRecord {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// For a dead fire when a dead-letter topic is set: `pending` until it was produced there,
+    /// then `sent`.
+    pub dead_letter: Option<String>,
 }
 
 /// Who takes a lease and until when.
@@ -136,14 +181,15 @@ where
     let fires = sqlx::query_as!(
         LeasedFire,
         r#"INSERT INTO fires (id, scheduler_id, organization_id, scheduled_for, late, skipped_slots,
-                              status, attempts, available_at, locked_until, locked_by, created_at)
+                              status, attempts, lease_seq, available_at, locked_until, locked_by,
+                              created_at)
            SELECT u.id, u.scheduler_id, u.organization_id, u.scheduled_for, u.late, u.skipped,
-                  'delivering', 1, $7, $7, $8, $9
+                  'delivering', 1, 1, $7, $7, $8, $9
            FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bool[], $6::int4[])
                 AS u(id, scheduler_id, organization_id, scheduled_for, late, skipped)
            ON CONFLICT (scheduler_id, scheduled_for) DO NOTHING
            RETURNING id, scheduler_id, organization_id, scheduled_for, late, skipped_slots, manual,
-                     attempts, created_at"#,
+                     attempts, created_at, lease_seq, last_error"#,
         &fire_ids,
         &fire_schedulers,
         &fire_orgs,
@@ -207,8 +253,8 @@ pub async fn lease_available(
     let rows = sqlx::query_as!(
         LeasedFire,
         r#"UPDATE fires f
-           SET status = 'delivering', attempts = f.attempts + 1, locked_until = $3,
-               locked_by = $4, available_at = $3
+           SET status = 'delivering', attempts = f.attempts + 1, lease_seq = f.lease_seq + 1,
+               locked_until = $3, locked_by = $4, available_at = $3
            FROM (SELECT id FROM fires
                  WHERE status IN ('pending', 'retrying', 'delivering') AND available_at <= $1
                  ORDER BY available_at
@@ -216,7 +262,8 @@ pub async fn lease_available(
                  FOR UPDATE SKIP LOCKED) due
            WHERE f.id = due.id
            RETURNING f.id, f.scheduler_id, f.organization_id, f.scheduled_for, f.late,
-                     f.skipped_slots, f.manual, f.attempts, f.created_at"#,
+                     f.skipped_slots, f.manual, f.attempts, f.created_at, f.lease_seq,
+                     f.last_error"#,
         now,
         limit,
         lease.until,
@@ -227,35 +274,23 @@ pub async fn lease_available(
     Ok(rows)
 }
 
-/// Records a successful delivery. A cancelled fire stays cancelled.
-pub async fn mark_delivered(pool: &PgPool, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
-    let n = sqlx::query!(
-        r#"UPDATE fires SET status = 'delivered', delivered_at = $2, locked_until = NULL,
-               locked_by = NULL, last_error = NULL
-           WHERE id = $1 AND status IN ('pending', 'delivering', 'retrying')"#,
-        id,
-        at
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
-}
-
-/// Records a failed attempt that will be tried again at `retry_at`.
+/// Records a failed attempt that will be tried again at `retry_at`. False when the lease has
+/// moved on (the write changed nothing).
 pub async fn mark_retrying(
     pool: &PgPool,
-    id: Uuid,
+    failure: &Failure<'_>,
     retry_at: DateTime<Utc>,
-    error: &str,
 ) -> StoreResult<bool> {
     let n = sqlx::query!(
-        r#"UPDATE fires SET status = 'retrying', available_at = $2, locked_until = NULL,
-               locked_by = NULL, last_error = $3
-           WHERE id = $1 AND status = 'delivering'"#,
-        id,
+        r#"UPDATE fires SET status = 'retrying', available_at = $3, locked_until = NULL,
+               locked_by = NULL, last_error = $4,
+               attempts = CASE WHEN $5 THEN attempts ELSE greatest(attempts - 1, 0) END
+           WHERE id = $1 AND lease_seq = $2 AND status = 'delivering'"#,
+        failure.token.fire_id,
+        failure.token.seq,
         retry_at,
-        error
+        failure.error,
+        failure.sent,
     )
     .execute(pool)
     .await?
@@ -263,13 +298,27 @@ pub async fn mark_retrying(
     Ok(n == 1)
 }
 
-/// Records a fire that will not be tried again.
-pub async fn mark_dead(pool: &PgPool, id: Uuid, error: &str) -> StoreResult<bool> {
+/// Records a fire that will not be tried again. With `dead_letter_until`, its dead letter is
+/// owed (`dead_letter = 'pending'`) and the holder keeps the lease until then to produce it;
+/// a pending dead letter whose holder does not confirm it is taken by any runner after that
+/// ([`lease_dead_letters`]). False when the lease has moved on (nothing changed).
+pub async fn mark_dead(
+    pool: &PgPool,
+    failure: &Failure<'_>,
+    dead_letter_until: Option<DateTime<Utc>>,
+) -> StoreResult<bool> {
     let n = sqlx::query!(
-        r#"UPDATE fires SET status = 'dead', locked_until = NULL, locked_by = NULL, last_error = $2
-           WHERE id = $1 AND status IN ('pending', 'delivering', 'retrying')"#,
-        id,
-        error
+        r#"UPDATE fires SET status = 'dead', last_error = $3,
+               attempts = CASE WHEN $4 THEN attempts ELSE greatest(attempts - 1, 0) END,
+               dead_letter = CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE 'pending' END,
+               locked_until = $5, available_at = COALESCE($5, available_at),
+               locked_by = CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE locked_by END
+           WHERE id = $1 AND lease_seq = $2 AND status = 'delivering'"#,
+        failure.token.fire_id,
+        failure.token.seq,
+        failure.error,
+        failure.sent,
+        dead_letter_until,
     )
     .execute(pool)
     .await?
@@ -277,20 +326,105 @@ pub async fn mark_dead(pool: &PgPool, id: Uuid, error: &str) -> StoreResult<bool
     Ok(n == 1)
 }
 
-/// Gives back the leases a stopping runner still holds, so another runner takes them at once
-/// instead of waiting for them to expire.
-pub async fn release_leases(pool: &PgPool, owner: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+/// Dead fires whose dead letter is still owed and whose last holder let go (produce failed,
+/// or the holder died): leased to `lease.owner` to produce them again.
+pub async fn lease_dead_letters(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+    lease: Lease<'_>,
+) -> StoreResult<Vec<LeasedFire>> {
+    let rows = sqlx::query_as!(
+        LeasedFire,
+        r#"UPDATE fires f
+           SET lease_seq = f.lease_seq + 1, locked_until = $3, locked_by = $4, available_at = $3
+           FROM (SELECT id FROM fires
+                 WHERE dead_letter = 'pending' AND available_at <= $1
+                 ORDER BY available_at
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED) due
+           WHERE f.id = due.id
+           RETURNING f.id, f.scheduler_id, f.organization_id, f.scheduled_for, f.late,
+                     f.skipped_slots, f.manual, f.attempts, f.created_at, f.lease_seq,
+                     f.last_error"#,
+        now,
+        limit,
+        lease.until,
+        lease.owner,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// Records that a dead fire's dead letter was produced. False when the lease moved on.
+pub async fn mark_dead_letter_sent(pool: &PgPool, token: LeaseToken) -> StoreResult<bool> {
     let n = sqlx::query!(
-        r#"UPDATE fires SET status = 'retrying', available_at = $2, locked_until = NULL,
-               locked_by = NULL
-           WHERE status = 'delivering' AND locked_by = $1"#,
-        owner,
-        now
+        r#"UPDATE fires SET dead_letter = 'sent', locked_until = NULL, locked_by = NULL
+           WHERE id = $1 AND lease_seq = $2 AND dead_letter = 'pending'"#,
+        token.fire_id,
+        token.seq,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// A dead letter that could not be produced: any runner tries again from `retry_at`.
+pub async fn retry_dead_letter(
+    pool: &PgPool,
+    token: LeaseToken,
+    retry_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let n = sqlx::query!(
+        r#"UPDATE fires SET available_at = $3, locked_until = NULL, locked_by = NULL
+           WHERE id = $1 AND lease_seq = $2 AND dead_letter = 'pending'"#,
+        token.fire_id,
+        token.seq,
+        retry_at,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Gives back leases the holder will not finish (shutdown, unreadable context), so another
+/// runner takes them at once (`available_at = now`) instead of waiting for them to expire:
+/// fires in delivery become `retrying` (an unsent one with its attempt given back), pending
+/// dead letters are let go. Leases that moved on are left alone. Returns how many changed.
+pub async fn release(pool: &PgPool, leases: &[Release], now: DateTime<Utc>) -> StoreResult<u64> {
+    let ids: Vec<Uuid> = leases.iter().map(|r| r.token.fire_id).collect();
+    let seqs: Vec<i32> = leases.iter().map(|r| r.token.seq).collect();
+    let sent: Vec<bool> = leases.iter().map(|r| r.sent).collect();
+    let n = sqlx::query!(
+        r#"UPDATE fires f
+           SET status = CASE WHEN f.status = 'delivering' THEN 'retrying' ELSE f.status END,
+               attempts = CASE WHEN f.status = 'delivering' AND NOT u.sent
+                               THEN greatest(f.attempts - 1, 0) ELSE f.attempts END,
+               available_at = $4, locked_until = NULL, locked_by = NULL
+           FROM UNNEST($1::uuid[], $2::int4[], $3::bool[]) AS u(id, seq, sent)
+           WHERE f.id = u.id AND f.lease_seq = u.seq
+             AND (f.status = 'delivering' OR f.dead_letter = 'pending')"#,
+        &ids,
+        &seqs,
+        &sent,
+        now,
     )
     .execute(pool)
     .await?
     .rows_affected();
     Ok(n)
+}
+
+/// The database's clock: the one time that due-ness and lease expiry are judged on, whatever
+/// the runners' clocks say.
+pub async fn database_now(pool: &PgPool) -> StoreResult<DateTime<Utc>> {
+    let now = sqlx::query_scalar!(r#"SELECT clock_timestamp() AS "now!""#)
+        .fetch_one(pool)
+        .await?;
+    Ok(now)
 }
 
 /// A fire outside the timing (`POST .../run`), available for delivery at once.
@@ -306,7 +440,7 @@ pub async fn insert_manual(
                               available_at, created_at)
            VALUES ($1, $2, $3, $4, true, 'pending', $4, $4)
            RETURNING id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
-                     status, attempts, last_error, created_at, delivered_at"#,
+                     status, attempts, last_error, created_at, delivered_at, dead_letter"#,
         Uuid::now_v7(),
         scheduler_id,
         organization_id,
@@ -321,7 +455,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> StoreResult<FireRecord> {
     let row = sqlx::query_as!(
         FireRecord,
         r#"SELECT id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
-                  status, attempts, last_error, created_at, delivered_at
+                  status, attempts, last_error, created_at, delivered_at, dead_letter
            FROM fires WHERE id = $1"#,
         id
     )
@@ -352,7 +486,7 @@ pub async fn history(
     let items = sqlx::query_as!(
         FireRecord,
         r#"SELECT id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
-                  status, attempts, last_error, created_at, delivered_at
+                  status, attempts, last_error, created_at, delivered_at, dead_letter
            FROM fires WHERE scheduler_id = $1
            ORDER BY scheduled_for DESC, id DESC
            LIMIT $2 OFFSET $3"#,
@@ -398,19 +532,23 @@ pub async fn delivery_contexts(
     Ok(rows)
 }
 
-/// Records many successful deliveries in one statement (`ids[i]` delivered at `at[i]`).
-/// Cancelled fires stay cancelled. Returns how many rows changed.
+/// Records many successful deliveries in one statement (`leases[i]` delivered at `at[i]`).
+/// Only fires still under the given lease change: a cancelled fire stays cancelled, and a
+/// holder whose lease moved on records nothing. Returns how many rows changed.
 pub async fn mark_delivered_many(
     pool: &PgPool,
-    ids: &[Uuid],
+    leases: &[LeaseToken],
     at: &[DateTime<Utc>],
 ) -> StoreResult<u64> {
+    let ids: Vec<Uuid> = leases.iter().map(|t| t.fire_id).collect();
+    let seqs: Vec<i32> = leases.iter().map(|t| t.seq).collect();
     let n = sqlx::query!(
         r#"UPDATE fires f SET status = 'delivered', delivered_at = u.at, locked_until = NULL,
                locked_by = NULL, last_error = NULL
-           FROM UNNEST($1::uuid[], $2::timestamptz[]) AS u(id, at)
-           WHERE f.id = u.id AND f.status IN ('pending', 'delivering', 'retrying')"#,
-        ids,
+           FROM UNNEST($1::uuid[], $2::int4[], $3::timestamptz[]) AS u(id, seq, at)
+           WHERE f.id = u.id AND f.lease_seq = u.seq AND f.status = 'delivering'"#,
+        &ids,
+        &seqs,
         at
     )
     .execute(pool)
@@ -419,16 +557,25 @@ pub async fn mark_delivered_many(
     Ok(n)
 }
 
-/// Extends the leases `owner` still holds on the given fires (a heartbeat for deliveries that
-/// take longer than one lease, e.g. a slow webhook or a broker outage). Fires whose lease was
-/// lost meanwhile are left alone. Returns how many leases were extended.
-pub async fn extend_leases(pool: &PgPool, ids: &[Uuid], lease: Lease<'_>) -> StoreResult<u64> {
+/// Extends the leases still held under the given tokens (a heartbeat for deliveries that
+/// take longer than one lease, e.g. a slow webhook or a broker outage, and for outcomes and
+/// dead letters not written yet). Leases that moved on are left alone. Returns how many
+/// leases were extended.
+pub async fn extend_leases(
+    pool: &PgPool,
+    leases: &[LeaseToken],
+    until: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let ids: Vec<Uuid> = leases.iter().map(|t| t.fire_id).collect();
+    let seqs: Vec<i32> = leases.iter().map(|t| t.seq).collect();
     let n = sqlx::query!(
-        r#"UPDATE fires SET locked_until = $3, available_at = $3
-           WHERE id = ANY($1) AND locked_by = $2 AND status = 'delivering'"#,
-        ids,
-        lease.owner,
-        lease.until
+        r#"UPDATE fires f SET locked_until = $3, available_at = $3
+           FROM UNNEST($1::uuid[], $2::int4[]) AS u(id, seq)
+           WHERE f.id = u.id AND f.lease_seq = u.seq
+             AND (f.status = 'delivering' OR f.dead_letter = 'pending')"#,
+        &ids,
+        &seqs,
+        until
     )
     .execute(pool)
     .await?

@@ -312,13 +312,20 @@ pub(crate) fn updated_scheduler(
             record.is_finished = false;
         }
     } else if timing_moved {
-        // A one-shot whose instant is changed is armed again, even if it fired before.
+        // A one-shot whose instant is changed is armed again, even if it fired before (the
+        // claim fires an armed one-shot whatever its fire_count).
         let already = if record.kind == "non_recurring" {
             0
         } else {
             fired(&record)
         };
-        record.next_fire_at = schedule.initial_next_fire(now, already);
+        // A slot that was due and not claimed yet stays when the edit did not move it.
+        let due = if stored.is_paused {
+            None
+        } else {
+            stored.next_fire_at
+        };
+        record.next_fire_at = schedule.next_fire_after_edit(due, now, already);
         record.is_finished = record.next_fire_at.is_none();
     } else if stored.is_paused {
         // Resume from now: the slots that passed while paused are not caught up.

@@ -186,40 +186,119 @@ async fn a_claim_takes_only_due_schedulers_and_leases_their_fires() {
         "same fire ids on redelivery"
     );
 
-    // Outcomes.
-    let [a, b, c, ..] = &retaken[..] else {
-        panic!()
+    // The first holder's lease moved on: everything it writes is fenced off.
+    let stale = outcome.fires[0].token();
+    let stale_failure = fires::Failure {
+        token: stale,
+        error: "400 from a stale holder",
+        sent: true,
     };
-    assert!(fires::mark_delivered(&db.pool, a.id, after_expiry)
-        .await
-        .unwrap());
+    assert_eq!(stale.seq + 1, retaken[0].lease_seq);
     assert!(
-        fires::mark_retrying(&db.pool, b.id, after_expiry + Duration::seconds(4), "503")
+        !fires::mark_retrying(&db.pool, &stale_failure, after_expiry)
             .await
             .unwrap()
     );
-    assert!(fires::mark_dead(&db.pool, c.id, "400").await.unwrap());
+    assert!(!fires::mark_dead(&db.pool, &stale_failure, None)
+        .await
+        .unwrap());
+    assert_eq!(
+        fires::mark_delivered_many(&db.pool, &[stale], &[after_expiry])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        fires::extend_leases(&db.pool, &[stale], after_expiry + Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    let stale_release = fires::Release {
+        token: stale,
+        sent: false,
+    };
+    assert_eq!(
+        fires::release(&db.pool, &[stale_release], after_expiry)
+            .await
+            .unwrap(),
+        0
+    );
+    let row = fires::get(&db.pool, stale.fire_id).await.unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("delivering", 2));
+
+    // Outcomes under the current leases.
+    let [a, b, c, d, e] = &retaken[..] else {
+        panic!()
+    };
+    assert_eq!(
+        fires::mark_delivered_many(&db.pool, &[a.token()], &[after_expiry])
+            .await
+            .unwrap(),
+        1
+    );
+    let failure = |f: &fires::LeasedFire, error: &'static str, sent| fires::Failure {
+        token: f.token(),
+        error,
+        sent,
+    };
+    assert!(fires::mark_retrying(
+        &db.pool,
+        &failure(b, "503", true),
+        after_expiry + Duration::seconds(4)
+    )
+    .await
+    .unwrap());
+    assert!(fires::mark_dead(&db.pool, &failure(c, "400", true), None)
+        .await
+        .unwrap());
     assert_eq!(
         fires::get(&db.pool, a.id).await.unwrap().status,
         "delivered"
     );
     let b_row = fires::get(&db.pool, b.id).await.unwrap();
     assert_eq!(
-        (b_row.status.as_str(), b_row.last_error.as_deref()),
-        ("retrying", Some("503"))
+        (
+            b_row.status.as_str(),
+            b_row.last_error.as_deref(),
+            b_row.attempts
+        ),
+        ("retrying", Some("503"), 2)
     );
-    assert_eq!(fires::get(&db.pool, c.id).await.unwrap().status, "dead");
+    let c_row = fires::get(&db.pool, c.id).await.unwrap();
+    assert_eq!(
+        (c_row.status.as_str(), c_row.dead_letter.as_deref()),
+        ("dead", None)
+    );
     // The retry is not available before its time.
     let early = fires::lease_available(&db.pool, after_expiry + Duration::seconds(3), 100, other)
         .await
         .unwrap();
     assert!(early.iter().all(|f| f.id != b.id));
 
-    // Releasing leases makes in-flight fires available at once.
-    let released = fires::release_leases(&db.pool, "r2", after_expiry)
-        .await
-        .unwrap();
+    // Giving leases back makes in-flight fires available at once; one never sent gets its
+    // attempt back, one sent keeps it.
+    let released = fires::release(
+        &db.pool,
+        &[
+            fires::Release {
+                token: d.token(),
+                sent: false,
+            },
+            fires::Release {
+                token: e.token(),
+                sent: true,
+            },
+        ],
+        after_expiry,
+    )
+    .await
+    .unwrap();
     assert_eq!(released, 2);
+    let d_row = fires::get(&db.pool, d.id).await.unwrap();
+    let e_row = fires::get(&db.pool, e.id).await.unwrap();
+    assert_eq!((d_row.status.as_str(), d_row.attempts), ("retrying", 1));
+    assert_eq!((e_row.status.as_str(), e_row.attempts), ("retrying", 2));
 
     let history = fires::history(&db.pool, &a.scheduler_id, 10, 0)
         .await
@@ -239,8 +318,15 @@ async fn the_claim_uses_the_due_index_at_100k_schedulers() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let plan =
+    // The plan of the statement the claim really sends, not of a copy of it.
+    let claim =
         scheduler_store::testing::explain_claim(&db.pool, t0 + Duration::seconds(1), 500).await;
-    assert!(plan.contains("schedulers_due"), "{plan}");
-    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(claim.plan.contains("schedulers_due"), "{claim:#?}");
+    assert!(!claim.plan.contains("Seq Scan"), "{claim:#?}");
+    // Explaining changed nothing: the claim was cancelled before it claimed.
+    let fires: i64 = sqlx::query_scalar("SELECT count(*) FROM fires")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(fires, 0);
 }

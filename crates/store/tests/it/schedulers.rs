@@ -231,7 +231,20 @@ async fn deleting_cancels_open_fires_and_keeps_the_history() {
     .await
     .unwrap();
     assert!(leased.is_empty());
-    assert!(!fires::mark_delivered(&db.pool, fire.id, t0).await.unwrap());
+    let token = fires::LeaseToken {
+        fire_id: fire.id,
+        seq: 0,
+    };
+    assert_eq!(
+        fires::mark_delivered_many(&db.pool, &[token], &[t0])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        fires::get(&db.pool, fire.id).await.unwrap().status,
+        "cancelled"
+    );
 }
 
 #[tokio::test]
