@@ -28,7 +28,7 @@ async fn stale_holder_outcomes_change_nothing() {
             return Reply::OK;
         }
         let n = u64::from_str_radix(&h.scheduler_id, 16).unwrap_or(0);
-        Reply::held(if n % 2 == 0 { 503 } else { 400 })
+        Reply::held(if n.is_multiple_of(2) { 503 } else { 400 })
     }))
     .await;
     let kafka = [
