@@ -141,6 +141,9 @@ pub struct FireItem {
     /// Started by `POST .../run`.
     pub manual: bool,
     pub created_at: String,
+    /// For a dead fire when a dead-letter topic is set: `pending` until it was produced to the
+    /// topic, then `sent`; null when no dead letter is owed.
+    pub dead_letter: Option<String>,
 }
 
 impl From<&FireRecord> for FireItem {
@@ -156,6 +159,7 @@ impl From<&FireRecord> for FireItem {
             skipped_slots: f.skipped_slots,
             manual: f.manual,
             created_at: format_time(f.created_at),
+            dead_letter: f.dead_letter.clone(),
         }
     }
 }

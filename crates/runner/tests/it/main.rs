@@ -3,6 +3,7 @@
 //! as a separate process where one is killed or signalled.
 
 mod burst;
+mod clock_skew;
 mod files;
 mod kafka;
 mod misfire;
