@@ -148,7 +148,8 @@ impl S3Server {
         FileStore::new(self.config()).await.expect("file store")
     }
 
-    /// Every object key in the bucket, sorted. Local tier: read from the server's directory
+    /// Every object key in the bucket, sorted (unfinished multipart uploads are not objects:
+    /// see [`Self::uploads_in_progress`]). Local tier: read from the server's directory
     /// (independent of the S3 client under test). Container tier: MinIO's files are not the
     /// objects, so a ListObjectsV2 through a client of its own (on a thread of its own, so this
     /// stays callable from async tests).
@@ -186,6 +187,64 @@ impl S3Server {
         out.retain(|k| !k.split('/').any(|seg| seg.starts_with('.')));
         out.sort();
         out
+    }
+
+    /// A raw S3 client for this server, for tests that drive the protocol by hand.
+    pub async fn client(&self) -> aws_sdk_s3::Client {
+        self.store().await.client.clone()
+    }
+
+    /// Multipart uploads begun and neither completed nor aborted, with their parts, sorted.
+    /// `keys()` cannot see them (they are not objects), so a test of "nothing left behind"
+    /// must check both. Local tier: s3s-fs keeps an upload as `.upload-<id>.json` and its parts
+    /// as `.upload_id-<id>.part-<n>` in its root directory, removed on completion or abort; every
+    /// such file is listed. Container tier: ListMultipartUploads.
+    pub fn uploads_in_progress(&self) -> Vec<String> {
+        let Some(dir) = &self.dir else {
+            return std::thread::scope(|s| {
+                s.spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime to list the uploads")
+                        .block_on(self.list_uploads())
+                })
+                .join()
+                .expect("listing the uploads")
+            });
+        };
+        let mut out: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("read the s3s-fs directory {}: {e}", dir.display()))
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| name.starts_with(".upload-") || name.starts_with(".upload_id-"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    async fn list_uploads(&self) -> Vec<String> {
+        let store = self.store().await;
+        let out = store
+            .client
+            .list_multipart_uploads()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("list the multipart uploads: {e:?}"));
+        let mut uploads: Vec<String> = out
+            .uploads()
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} ({})",
+                    u.key().unwrap_or("?"),
+                    u.upload_id().unwrap_or("?")
+                )
+            })
+            .collect();
+        uploads.sort();
+        uploads
     }
 
     async fn list_bucket(&self) -> Vec<String> {

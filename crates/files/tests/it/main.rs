@@ -180,8 +180,9 @@ async fn large_file_goes_up_in_parts_and_comes_back_whole() {
     assert_eq!(status, 200);
     assert_eq!(body.len(), data.len());
     assert!(body == data, "content differs");
-    // s3s-fs leaves no part files behind once the upload is complete.
+    // The upload is complete: one object, and no upload or part left on the server.
     assert_eq!(s3.keys(), vec![f.file_path]);
+    assert_eq!(s3.uploads_in_progress(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -201,6 +202,11 @@ async fn oversize_file_leaves_nothing() {
         matches!(err, UploadError::TooLarge { limit } if limit == 6 * 1024 * 1024),
         "{err:?}"
     );
+    assert_eq!(
+        s3.uploads_in_progress(),
+        Vec::<String>::new(),
+        "the multipart upload was not aborted"
+    );
     // Under the part size: never sent.
     let mut config = s3.config();
     config.max_file_bytes = 1000;
@@ -214,7 +220,51 @@ async fn oversize_file_leaves_nothing() {
         .await
         .unwrap();
     assert_eq!(s3.keys().len(), 1, "{:?}", s3.keys());
+    assert_eq!(s3.uploads_in_progress(), Vec::<String>::new());
     assert_eq!(ledger(&db.pool).await.len(), 1);
+}
+
+/// The check above can see an unfinished upload: one begun with a part sent and left open is
+/// listed, and gone once aborted.
+#[tokio::test]
+async fn an_unfinished_multipart_upload_is_seen_until_aborted() {
+    let s3 = S3Server::start().await;
+    let client = s3.client().await;
+    assert_eq!(s3.uploads_in_progress(), Vec::<String>::new());
+    let upload = client
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("org_a/1/open.bin")
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    client
+        .upload_part()
+        .bucket(BUCKET)
+        .key("org_a/1/open.bin")
+        .upload_id(id)
+        .part_number(1)
+        .body(vec![7u8; 1024].into())
+        .send()
+        .await
+        .unwrap();
+    let open = s3.uploads_in_progress();
+    assert!(!open.is_empty(), "an open upload is not seen");
+    assert!(s3.keys().is_empty(), "{:?}", s3.keys());
+    client
+        .abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("org_a/1/open.bin")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        s3.uploads_in_progress(),
+        Vec::<String>::new(),
+        "was {open:?}"
+    );
 }
 
 #[tokio::test]
