@@ -236,3 +236,69 @@ async fn runners_are_notified_of_schedulers_due_within_the_horizon() {
         Some("2026-03-01T09:30:00.000Z")
     );
 }
+
+/// An edit that does not move the slots keeps a slot that is due and not claimed yet; one that
+/// moves them starts from now; a fired one-shot given a new instant is armed again.
+#[tokio::test]
+async fn edits_keep_a_due_slot_and_rearm_a_one_shot() {
+    let app = TestApp::spawn().await;
+    let token = app.tenant(ORG, USER).await;
+    app.set_now(at("2026-02-01T10:00:30Z"));
+    let created = app.create(ORG, USER, &token, &minutely("n", "e")).await;
+    let id = created["_id"].as_str().unwrap();
+    assert_eq!(created["next_fire_at"], "2026-02-01T10:01:00.000Z");
+
+    // 10:01:00 is due (no runner claimed it yet) when max_fires and end_datetime change.
+    app.set_now(at("2026-02-01T10:01:20Z"));
+    let capped = put(&app, &token, id, json!({"max_fires": 5})).await;
+    assert_eq!(capped["next_fire_at"], "2026-02-01T10:01:00.000Z");
+    let ended = put(
+        &app,
+        &token,
+        id,
+        json!({"end_datetime": "2026-03-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(ended["next_fire_at"], "2026-02-01T10:01:00.000Z");
+    // An end before the due slot drops it: nothing is left.
+    let over = put(
+        &app,
+        &token,
+        id,
+        json!({"end_datetime": "2026-02-01T10:00:50Z"}),
+    )
+    .await;
+    assert_eq!(
+        (over["next_fire_at"].clone(), over["is_finished"].clone()),
+        (Value::Null, json!(true))
+    );
+
+    // A one-shot that fired (as the runner leaves it) gets a new instant: armed again.
+    let once = app
+        .create(
+            ORG,
+            USER,
+            &token,
+            &json!({"type": "non_recurring", "name": "once", "event_type": "e",
+                "start_datetime": "2026-02-01T10:02:00Z",
+                "job": {"type": "webhook", "url": "https://example.com/h"}}),
+        )
+        .await;
+    let once_id = once["_id"].as_str().unwrap();
+    sqlx::query(
+        "UPDATE schedulers SET next_fire_at = NULL, is_finished = true, fire_count = 1 WHERE id = $1",
+    )
+    .bind(once_id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let rearmed = put(
+        &app,
+        &token,
+        once_id,
+        json!({"start_datetime": "2026-02-01T10:05:00Z"}),
+    )
+    .await;
+    assert_eq!(rearmed["next_fire_at"], "2026-02-01T10:05:00.000Z");
+    assert_eq!(rearmed["is_finished"], false);
+}
