@@ -704,22 +704,71 @@ async fn delete_removes_the_objects() {
     assert_eq!(app.count("orphan_objects").await, 0);
 }
 
+/// A refused cross-tenant read answers `{"message"}` only, and nothing in it (body or
+/// headers) carries anything of the owner's: its organization, scheduler name, file name,
+/// object key, short path, URL or the file's bytes.
+fn assert_nothing_leaks(r: &Resp, secrets: &[&str], what: &str) {
+    let keys: Vec<&String> = r
+        .body
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["message"], "{what}: {r:?}");
+    assert!(
+        !(300..400).contains(&r.status) && r.headers.get("location").is_none(),
+        "{what}: redirected: {r:?}"
+    );
+    let body = r.body.to_string();
+    let headers: Vec<String> = r
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    for secret in secrets {
+        assert!(
+            !body.contains(secret),
+            "{what}: body leaks {secret:?}: {body}"
+        );
+        for h in &headers {
+            assert!(!h.contains(secret), "{what}: header leaks {secret:?}: {h}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_organization_cannot_read_another_organizations_file() {
     let s3 = S3Server::start().await;
     let app = TestApp::spawn_with_files(s3.config()).await;
     app.seed_tenant().await;
     let other = app.tenant("org_other", "u_other").await;
+    // Bytes that would be recognisable in a response.
+    const CONTENT: &str = "org-imbrace-confidential-bytes";
+    let mut data = jpeg(10, 1);
+    data.extend_from_slice(CONTENT.as_bytes());
     let created = app
         .post_form(
             ORG,
             USER,
             TOKEN,
-            form(Some(SEED_CREATE_PAYLOAD), &[("secret.jpg", &jpeg(10, 1))]),
+            form(Some(SEED_CREATE_PAYLOAD), &[("secret.jpg", &data)]),
         )
         .await;
+    assert_eq!(created.status, 201, "{created:?}");
     let id = created.body["_id"].as_str().unwrap();
-    let file_id = created.body["job"]["files"][0]["file_id"].as_str().unwrap();
+    let entry = &created.body["job"]["files"][0];
+    let file_id = entry["file_id"].as_str().unwrap();
+    let object_key = entry["file_path"].as_str().unwrap();
+    let short_path = entry["short_path"].as_str().unwrap();
+    let secrets = [
+        ORG,
+        "testing schedule",
+        "secret.jpg",
+        object_key,
+        short_path,
+        CONTENT,
+        "X-Amz-",
+        BUCKET,
+    ];
     // Through the owner's path with the other token: 401.
     let r = app
         .call(
@@ -730,6 +779,7 @@ async fn an_organization_cannot_read_another_organizations_file() {
         )
         .await;
     assert_eq!(r.status, 401);
+    assert_nothing_leaks(&r, &secrets, "owner's path, other token");
     // Through its own path: the scheduler is not in its organization.
     let r = app
         .call(
@@ -746,6 +796,7 @@ async fn an_organization_cannot_read_another_organizations_file() {
             format!("Scheduler with id {id} not found in the organization org_other").as_str()
         )
     );
+    assert_nothing_leaks(&r, &secrets, "own path, other's scheduler");
     // With a scheduler of its own and the other's file id: not found.
     let mine = app
         .call(
@@ -765,6 +816,7 @@ async fn an_organization_cannot_read_another_organizations_file() {
         )
         .await;
     assert_eq!((r.status, r.message()), (404, "File not found"));
+    assert_nothing_leaks(&r, &secrets, "own scheduler, other's file id");
     // Another user of the same organization does not see it either.
     app.tenant(ORG, "u_second").await;
     let r = app
@@ -776,6 +828,15 @@ async fn an_organization_cannot_read_another_organizations_file() {
         )
         .await;
     assert_eq!(r.status, 404);
+    // Same organization: its name may be echoed, nothing else of the file.
+    assert_nothing_leaks(&r, &secrets[1..], "another user of the organization");
+    // The owner still reads it: the secrets above are what a leak would show.
+    let r = app
+        .call(Method::GET, &file_path(ORG, USER, id, file_id), TOKEN, None)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["file_name"], "secret.jpg");
+    assert!(r.body["file_url"].as_str().unwrap().contains(object_key));
 }
 
 #[tokio::test]
