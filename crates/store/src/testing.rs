@@ -93,6 +93,20 @@ pub async fn fresh_db() -> TestDb {
 }
 
 pub async fn fresh_db_with(cfg: &PoolConfig) -> TestDb {
+    let db = empty_db_with(cfg).await;
+    crate::migrate(&db.pool)
+        .await
+        .expect("migrate test database");
+    db
+}
+
+/// Creates a new database with nothing in it, not even the migrations table (for testing
+/// `scheduler migrate` itself).
+pub async fn empty_db() -> TestDb {
+    empty_db_with(&PoolConfig::default()).await
+}
+
+async fn empty_db_with(cfg: &PoolConfig) -> TestDb {
     let (server, container) = match test_services::tier() {
         Tier::Local => (server_url(), None),
         Tier::Containers => {
@@ -113,7 +127,6 @@ pub async fn fresh_db_with(cfg: &PoolConfig) -> TestDb {
     let pool = crate::connect(&url, cfg)
         .await
         .expect("connect test database");
-    crate::migrate(&pool).await.expect("migrate test database");
     TestDb {
         pool,
         name,
@@ -122,23 +135,109 @@ pub async fn fresh_db_with(cfg: &PoolConfig) -> TestDb {
     }
 }
 
-/// The plan Postgres picks for the claim's locking select (the statement in
-/// `fires::claim_due`), for tests that check it walks the due index.
+/// The plan Postgres picks for the claim's locking select, as `fires::claim_due` really sends
+/// it, for tests that check it walks the due index.
+///
+/// The statement is not copied here: the real claim is started while another transaction holds
+/// an exclusive lock on `schedulers`, so it blocks on its first statement that touches the
+/// table, the locking select; its text is read from `pg_stat_activity` (byte for byte what
+/// sqlx sent), the claim is cancelled (so nothing is claimed or changed), the lock released,
+/// and that text is explained with the same parameters. Returns the statement and its plan.
 pub async fn explain_claim(
     pool: &PgPool,
     now: chrono::DateTime<chrono::Utc>,
     limit: i64,
-) -> String {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT id FROM schedulers WHERE next_fire_at <= $1
-         ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-    .expect("explain");
-    rows.join("\n")
+) -> ClaimPlan {
+    use std::time::{Duration, Instant};
+
+    let mut blocker = pool.begin().await.expect("begin the blocking transaction");
+    sqlx::query("LOCK TABLE schedulers IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .expect("lock schedulers");
+    let blocker_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *blocker)
+        .await
+        .expect("backend pid");
+
+    let claim = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            crate::fires::claim_due(
+                &pool,
+                crate::fires::ClaimRequest {
+                    now,
+                    limit,
+                    lease: crate::fires::Lease {
+                        owner: "explain_claim",
+                        until: now + chrono::TimeDelta::seconds(30),
+                    },
+                },
+                |_| Err("explain_claim cancels the claim before it plans anything".to_owned()),
+            )
+            .await
+        }
+    });
+
+    // The claim's backend, waiting on the lock.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (pid, statement): (i32, String) = loop {
+        let waiting: Option<(i32, String)> = sqlx::query_as(
+            "SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+        )
+        .bind(blocker_pid)
+        .fetch_optional(pool)
+        .await
+        .expect("read pg_stat_activity");
+        if let Some(found) = waiting {
+            break found;
+        }
+        if claim.is_finished() {
+            panic!(
+                "the claim finished without touching schedulers: {:?}",
+                claim.await
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the claim never waited on the lock on schedulers"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let cancelled: bool = sqlx::query_scalar("SELECT pg_cancel_backend($1)")
+        .bind(pid)
+        .fetch_one(pool)
+        .await
+        .expect("cancel the claim");
+    assert!(cancelled, "could not cancel the claim's backend {pid}");
+    let result = claim.await.expect("the claim task");
+    assert!(
+        result.is_err(),
+        "the cancelled claim must fail and change nothing, got {result:?}"
+    );
+    blocker.rollback().await.expect("release the lock");
+
+    assert!(
+        statement.contains("FROM schedulers") && statement.contains("FOR UPDATE SKIP LOCKED"),
+        "the claim's first statement on schedulers is not its locking select: {statement}"
+    );
+    let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {statement}"))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("explain {statement}: {e}"));
+    ClaimPlan {
+        statement,
+        plan: rows.join("\n"),
+    }
+}
+
+/// What [`explain_claim`] found: the claim's locking select as sent, and its plan.
+#[derive(Debug, Clone)]
+pub struct ClaimPlan {
+    pub statement: String,
+    pub plan: String,
 }
 
 #[cfg(test)]
