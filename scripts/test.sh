@@ -21,4 +21,6 @@ if ! command -v cargo-nextest >/dev/null; then
     echo "test.sh: cargo-nextest is missing; installing it" >&2
     cargo install cargo-nextest --locked
 fi
+# nextest reads .config/nextest.toml at the workspace root: per-test timeouts (a hung test fails
+# with its name) and one-at-a-time runs of the heavy process tests (runner bursts, tansu, faults).
 exec cargo nextest run --workspace --locked --no-fail-fast "$@"
