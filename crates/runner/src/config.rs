@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use scheduler_store::fires::Retention;
+
 /// How a failed delivery is retried (SPEC 6). A job's `retry` overrides the two limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryConfig {
@@ -79,6 +81,10 @@ pub struct RunnerConfig {
     /// which outcomes are written and the leases still held are given back; `Runner::run`
     /// returns within it.
     pub shutdown_deadline: Duration,
+    /// How long finished fires are kept (`FIRE_RETENTION`, `DEAD_FIRE_RETENTION`).
+    pub retention: Retention,
+    /// How often the runner looks for fires past their retention (default 10 s).
+    pub prune_interval: Duration,
 }
 
 impl Default for RunnerConfig {
@@ -95,6 +101,8 @@ impl Default for RunnerConfig {
             retry: RetryConfig::default(),
             kafka: None,
             shutdown_deadline: Duration::from_secs(20),
+            retention: Retention::default(),
+            prune_interval: Duration::from_secs(10),
         }
     }
 }
@@ -123,6 +131,15 @@ impl RunnerConfig {
             return Err("runner lease must be at least 1 s".into());
         }
         positive(self.shutdown_deadline, "runner shutdown deadline")?;
+        positive(self.prune_interval, "runner prune interval")?;
+        for (d, name) in [
+            (self.retention.finished, "FIRE_RETENTION"),
+            (self.retention.dead, "DEAD_FIRE_RETENTION"),
+        ] {
+            if d < chrono::TimeDelta::minutes(1) || d > chrono::TimeDelta::days(3650) {
+                return Err(format!("{name} must be from 1 minute to 3650 days"));
+            }
+        }
         if self.retry.max_attempts == 0 {
             return Err("retry max_attempts must be at least 1".into());
         }

@@ -23,7 +23,9 @@ mod runner;
 pub mod webhook;
 
 pub use clock::Clock;
-pub use config::{default_owner, librdkafka_settings, KafkaConfig, RetryConfig, RunnerConfig};
+pub use config::{
+    default_owner, librdkafka_settings, KafkaConfig, Retention, RetryConfig, RunnerConfig,
+};
 pub use envelope::{envelope, file_item};
 pub use error::RunnerError;
 pub use metrics::{Metrics, Target};

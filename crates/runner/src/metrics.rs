@@ -45,6 +45,8 @@ pub struct Metrics {
     pub lag: HistogramFamily,
     /// One attempt, request to answer.
     pub duration: HistogramFamily,
+    /// Finished fires removed by retention.
+    pub pruned: Counter,
 }
 
 fn lag_histogram() -> Histogram {
@@ -68,6 +70,7 @@ impl Default for Metrics {
             dead: Family::default(),
             lag: Family::new_with_constructor(lag_histogram),
             duration: Family::new_with_constructor(duration_histogram),
+            pruned: Counter::default(),
         }
     }
 }
@@ -106,6 +109,11 @@ impl Metrics {
             "fire_delivery_duration_seconds",
             "Duration of one delivery attempt",
             self.duration.clone(),
+        );
+        r.register(
+            "fires_pruned",
+            "Finished fires removed from the history by retention",
+            self.pruned.clone(),
         );
     }
 

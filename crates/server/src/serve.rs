@@ -147,6 +147,38 @@ pub struct RunnerArgs {
     /// Seconds after its slot a fire is still retried (per job: `job.retry.max_age_secs`).
     #[arg(long, env = "RETRY_MAX_AGE_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub retry_max_age_secs: u64,
+    /// How long delivered and cancelled fires stay in the history after they finished
+    /// (`30m`, `12h`, `7d`, or seconds; 1 minute to 3650 days).
+    #[arg(long, env = "FIRE_RETENTION", default_value = "7d", value_parser = parse_retention)]
+    pub fire_retention: chrono::TimeDelta,
+    /// How long dead fires stay in the history after they died (as FIRE_RETENTION).
+    #[arg(long, env = "DEAD_FIRE_RETENTION", default_value = "30d", value_parser = parse_retention)]
+    pub dead_fire_retention: chrono::TimeDelta,
+}
+
+/// A retention period: a whole number with a unit (`s`, `m`, `h`, `d`), or plain seconds;
+/// from 1 minute to 3650 days.
+fn parse_retention(s: &str) -> Result<chrono::TimeDelta, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30m, 12h or 7d"))?;
+    let d = match unit {
+        "s" => chrono::TimeDelta::try_seconds(n),
+        "m" => chrono::TimeDelta::try_minutes(n),
+        "h" => chrono::TimeDelta::try_hours(n),
+        "d" => chrono::TimeDelta::try_days(n),
+        _ => None,
+    }
+    .ok_or_else(|| format!("`{s}` is not a duration like 30m, 12h or 7d"))?;
+    if d < chrono::TimeDelta::minutes(1) || d > chrono::TimeDelta::days(3650) {
+        return Err(format!("`{s}` is out of range: from 1 minute to 3650 days"));
+    }
+    Ok(d)
 }
 
 impl RunnerArgs {
@@ -171,6 +203,10 @@ impl RunnerArgs {
             },
             kafka,
             shutdown_deadline,
+            retention: scheduler_runner::Retention {
+                finished: self.fire_retention,
+                dead: self.dead_fire_retention,
+            },
             ..RunnerConfig::default()
         };
         cfg.validate().map_err(anyhow::Error::msg)?;
@@ -375,4 +411,31 @@ pub fn spawn_signal_watcher(token: CancellationToken) {
         tracing::info!("shutdown requested");
         token.cancel();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::parse_retention;
+
+    #[test]
+    fn retention_periods() {
+        assert_eq!(parse_retention("7d"), Ok(TimeDelta::days(7)));
+        assert_eq!(parse_retention("12h"), Ok(TimeDelta::hours(12)));
+        assert_eq!(parse_retention("30m"), Ok(TimeDelta::minutes(30)));
+        assert_eq!(parse_retention("3600"), Ok(TimeDelta::hours(1)));
+        for bad in [
+            "",
+            "7",
+            "7w",
+            "d",
+            "-1d",
+            "1.5d",
+            "3651d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_retention(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

@@ -305,10 +305,11 @@ pub async fn mark_retrying(
 pub async fn mark_dead(
     pool: &PgPool,
     failure: &Failure<'_>,
+    now: DateTime<Utc>,
     dead_letter_until: Option<DateTime<Utc>>,
 ) -> StoreResult<bool> {
     let n = sqlx::query!(
-        r#"UPDATE fires SET status = 'dead', last_error = $3,
+        r#"UPDATE fires SET status = 'dead', last_error = $3, finished_at = $6,
                attempts = CASE WHEN $4 THEN attempts ELSE greatest(attempts - 1, 0) END,
                dead_letter = CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE 'pending' END,
                locked_until = $5, available_at = COALESCE($5, available_at),
@@ -319,6 +320,7 @@ pub async fn mark_dead(
         failure.error,
         failure.sent,
         dead_letter_until,
+        now,
     )
     .execute(pool)
     .await?
@@ -411,6 +413,60 @@ pub async fn release(pool: &PgPool, leases: &[Release], now: DateTime<Utc>) -> S
         &seqs,
         &sent,
         now,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n)
+}
+
+/// How long finished fires are kept, counted from when they finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Delivered and cancelled fires (`FIRE_RETENTION`, default 7 days).
+    pub finished: chrono::TimeDelta,
+    /// Dead fires (`DEAD_FIRE_RETENTION`, default 30 days).
+    pub dead: chrono::TimeDelta,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            finished: chrono::TimeDelta::days(7),
+            dead: chrono::TimeDelta::days(30),
+        }
+    }
+}
+
+/// Removes up to `limit` fires past their retention at `now`, oldest first: delivered and
+/// cancelled ones finished before `now - retention.finished`, dead ones before
+/// `now - retention.dead` (not while their dead letter is still owed). Open fires are never
+/// touched. Rows another pruner is removing are skipped (`SKIP LOCKED`), so any number of
+/// runners prune at once without waiting on or failing each other. Returns how many went.
+pub async fn prune(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    retention: Retention,
+    limit: i64,
+) -> StoreResult<u64> {
+    let n = sqlx::query!(
+        r#"WITH finished AS (
+               SELECT id FROM fires
+               WHERE status IN ('delivered', 'cancelled') AND finished_at < $1
+               ORDER BY finished_at LIMIT $3
+               FOR UPDATE SKIP LOCKED
+           ), dead AS (
+               SELECT id FROM fires
+               WHERE status = 'dead' AND finished_at < $2
+                 AND dead_letter IS DISTINCT FROM 'pending'
+               ORDER BY finished_at LIMIT $3
+               FOR UPDATE SKIP LOCKED
+           )
+           DELETE FROM fires
+           WHERE id IN (SELECT id FROM finished UNION ALL SELECT id FROM dead)"#,
+        now - retention.finished,
+        now - retention.dead,
+        limit,
     )
     .execute(pool)
     .await?
@@ -543,8 +599,8 @@ pub async fn mark_delivered_many(
     let ids: Vec<Uuid> = leases.iter().map(|t| t.fire_id).collect();
     let seqs: Vec<i32> = leases.iter().map(|t| t.seq).collect();
     let n = sqlx::query!(
-        r#"UPDATE fires f SET status = 'delivered', delivered_at = u.at, locked_until = NULL,
-               locked_by = NULL, last_error = NULL
+        r#"UPDATE fires f SET status = 'delivered', delivered_at = u.at, finished_at = u.at,
+               locked_until = NULL, locked_by = NULL, last_error = NULL
            FROM UNNEST($1::uuid[], $2::int4[], $3::timestamptz[]) AS u(id, seq, at)
            WHERE f.id = u.id AND f.lease_seq = u.seq AND f.status = 'delivering'"#,
         &ids,

@@ -227,7 +227,8 @@ pub async fn delete(
 ) -> StoreResult<SchedulerRecord> {
     let row = get_for_update(tx, owner, id).await?;
     sqlx::query!(
-        r#"UPDATE fires SET status = 'cancelled', locked_until = NULL, locked_by = NULL,
+        r#"UPDATE fires SET status = 'cancelled', finished_at = $2, locked_until = NULL,
+               locked_by = NULL,
                last_error = COALESCE(last_error, 'scheduler deleted'), available_at = $2
            WHERE scheduler_id = $1 AND status IN ('pending', 'retrying', 'delivering')"#,
         id,

@@ -7,6 +7,7 @@ mod clock_skew;
 mod files;
 mod kafka;
 mod misfire;
+mod retention;
 mod tansu;
 mod timing;
 mod webhook;

@@ -199,9 +199,11 @@ async fn a_claim_takes_only_due_schedulers_and_leases_their_fires() {
             .await
             .unwrap()
     );
-    assert!(!fires::mark_dead(&db.pool, &stale_failure, None)
-        .await
-        .unwrap());
+    assert!(
+        !fires::mark_dead(&db.pool, &stale_failure, after_expiry, None)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         fires::mark_delivered_many(&db.pool, &[stale], &[after_expiry])
             .await
@@ -249,9 +251,11 @@ async fn a_claim_takes_only_due_schedulers_and_leases_their_fires() {
     )
     .await
     .unwrap());
-    assert!(fires::mark_dead(&db.pool, &failure(c, "400", true), None)
-        .await
-        .unwrap());
+    assert!(
+        fires::mark_dead(&db.pool, &failure(c, "400", true), after_expiry, None)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         fires::get(&db.pool, a.id).await.unwrap().status,
         "delivered"

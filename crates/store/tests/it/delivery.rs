@@ -33,7 +33,7 @@ async fn contexts_batched_outcomes_lease_renewal_and_next_wakeup() {
     let secret = tenancy::signing_secret(&db.pool, "org_a").await.unwrap();
     assert!(ctx
         .iter()
-        .all(|c| c.signing_secret == secret && c.created_by == "u1"));
+        .all(|c| c.signing_secret.current == secret && c.created_by == "u1"));
     assert_eq!(ctx[0].job["type"], "kafka");
 
     let now = t0 + Duration::minutes(2);
@@ -152,7 +152,7 @@ async fn a_pending_dead_letter_is_taken_again_until_it_is_sent() {
         sent: true,
     };
     let hold = t0 + Duration::seconds(30);
-    assert!(fires::mark_dead(&db.pool, &failure, Some(hold))
+    assert!(fires::mark_dead(&db.pool, &failure, t0, Some(hold))
         .await
         .unwrap());
     let row = fires::get(&db.pool, fire.id).await.unwrap();

@@ -3,6 +3,7 @@
 mod attachments;
 mod claim;
 mod delivery;
+mod retention;
 mod schedulers;
 mod tenancy;
 
