@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use scheduler_store::secrets::SigningSecrets;
 use sha2::Sha256;
 use url::{Host, Url};
 
@@ -33,6 +34,23 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<S
     mac.update(b".");
     mac.update(body);
     Ok(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
+}
+
+/// The whole `webhook-signature` value: one `v1,<signature>` per secret valid at `timestamp`
+/// (the current one first, then the previous one during a rotation's overlap), separated by a
+/// space as the Standard Webhooks specification allows, so a receiver holding either secret
+/// verifies.
+pub fn signature_header(
+    secrets: &SigningSecrets,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, String> {
+    let signatures = secrets
+        .valid_at(timestamp)
+        .map(|secret| sign(secret, msg_id, timestamp, body))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(signatures.join(" "))
 }
 
 /// True for addresses a webhook may reach from a production runner: none of loopback, private,
@@ -149,7 +167,8 @@ pub struct WebhookRequest<'a> {
     /// Unix seconds, the `webhook-timestamp`.
     pub timestamp: i64,
     pub body: Option<Vec<u8>>,
-    pub secret: &'a str,
+    /// The organization's secrets; every one valid at `timestamp` signs.
+    pub secret: &'a SigningSecrets,
 }
 
 pub struct WebhookSink {
@@ -192,7 +211,7 @@ impl WebhookSink {
                 )));
             }
         }
-        let signature = sign(
+        let signature = signature_header(
             req.secret,
             req.fire_id,
             req.timestamp,
@@ -360,5 +379,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn webhook_signature_carries_both_secrets_during_the_overlap_only() {
+        let (id, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", br#"{"test": 2432232314}"#);
+        let new = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let old = "whsec_c2VjcmV0LW9sZA==";
+        let until = chrono::DateTime::from_timestamp(1614265331, 0).unwrap();
+        let secrets = SigningSecrets {
+            current: new.to_owned(),
+            previous: Some((old.to_owned(), until)),
+        };
+        let during = signature_header(&secrets, id, 1614265330, body).unwrap();
+        let expected_new = sign(new, id, 1614265330, body).unwrap();
+        let expected_old = sign(old, id, 1614265330, body).unwrap();
+        assert_eq!(during, format!("{expected_new} {expected_old}"));
+        let after = signature_header(&secrets, id, 1614265331, body).unwrap();
+        assert_eq!(after, sign(new, id, 1614265331, body).unwrap());
     }
 }

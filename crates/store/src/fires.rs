@@ -556,7 +556,7 @@ pub async fn history(
 }
 
 /// What a runner needs to deliver the fires of one scheduler: the envelope fields, the job, and
-/// the organization's webhook signing secret.
+/// the organization's webhook signing secrets (decrypted; the previous one with its expiry).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryContext {
     pub scheduler_id: String,
@@ -566,7 +566,7 @@ pub struct DeliveryContext {
     pub name: String,
     pub event_type: String,
     pub job: serde_json::Value,
-    pub signing_secret: String,
+    pub signing_secret: crate::secrets::SigningSecrets,
 }
 
 /// The delivery contexts of the given schedulers, in one round trip. A scheduler that was
@@ -575,17 +575,35 @@ pub async fn delivery_contexts(
     pool: &PgPool,
     scheduler_ids: &[String],
 ) -> StoreResult<Vec<DeliveryContext>> {
-    let rows = sqlx::query_as!(
-        DeliveryContext,
+    let rows = sqlx::query!(
         r#"SELECT s.id AS scheduler_id, s.organization_id, s.created_by, s.name, s.event_type,
-                  s.job, o.signing_secret
+                  s.job, o.signing_secret, o.previous_signing_secret,
+                  o.previous_signing_secret_expires_at
            FROM schedulers s JOIN organizations o ON o.id = s.organization_id
            WHERE s.id = ANY($1)"#,
         scheduler_ids
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows)
+    rows.into_iter()
+        .map(|r| {
+            let signing_secret = crate::secrets::SigningSecrets::from_stored(
+                &r.organization_id,
+                &r.signing_secret,
+                r.previous_signing_secret.as_deref(),
+                r.previous_signing_secret_expires_at,
+            )?;
+            Ok(DeliveryContext {
+                scheduler_id: r.scheduler_id,
+                organization_id: r.organization_id,
+                created_by: r.created_by,
+                name: r.name,
+                event_type: r.event_type,
+                job: r.job,
+                signing_secret,
+            })
+        })
+        .collect()
 }
 
 /// Records many successful deliveries in one statement (`leases[i]` delivered at `at[i]`).

@@ -7,6 +7,7 @@ pub mod attachments;
 mod error;
 pub mod fires;
 pub mod schedulers;
+pub mod secrets;
 pub mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod test_services;

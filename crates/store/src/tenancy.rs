@@ -1,13 +1,11 @@
 //! Organizations, users and API tokens.
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{StoreError, StoreResult};
+use crate::{secrets, StoreError, StoreResult};
 
 /// A token as shown once to its owner; only `hash_token` of it is stored.
 #[derive(Debug, Clone)]
@@ -36,21 +34,12 @@ pub fn new_token() -> String {
     format!("api_{}", Uuid::new_v4())
 }
 
-fn new_signing_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
-}
-
 /// Creates the organization if it does not exist. Returns true when it was created now.
 pub async fn ensure_organization(pool: &PgPool, organization_id: &str) -> StoreResult<bool> {
     let created = sqlx::query!(
         "INSERT INTO organizations (id, signing_secret) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         organization_id,
-        new_signing_secret(),
+        secrets::new_stored_secret(organization_id),
     )
     .execute(pool)
     .await?
@@ -68,15 +57,16 @@ pub async fn organization_exists(pool: &PgPool, organization_id: &str) -> StoreR
     Ok(found)
 }
 
-/// The secret webhook deliveries of this organization are signed with.
+/// The secret webhook deliveries of this organization are signed with (the current one; see
+/// [`secrets::get`] for the previous one during a rotation's overlap).
 pub async fn signing_secret(pool: &PgPool, organization_id: &str) -> StoreResult<String> {
-    let secret = sqlx::query_scalar!(
+    let stored = sqlx::query_scalar!(
         "SELECT signing_secret FROM organizations WHERE id = $1",
         organization_id
     )
     .fetch_one(pool)
     .await?;
-    Ok(secret)
+    secrets::reveal_stored(organization_id, &stored)
 }
 
 /// Registers a user, creating the organization on first use. Returns true when the user is new.
