@@ -124,6 +124,45 @@ impl FromRequestParts<AppState> for Tenant {
     }
 }
 
+/// An authenticated caller of an organization-level route (`/3rd/organization/{organization_id}/
+/// ...` without a user): the token must be live and the path's organization's (else 401), and
+/// `x-organization-id`, when given, must equal the path (else 400).
+#[derive(Debug, Clone)]
+pub(crate) struct OrganizationCaller {
+    pub organization_id: String,
+}
+
+impl FromRequestParts<AppState> for OrganizationCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())))?;
+        let organization_id = params
+            .get("organization_id")
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request("organization_id is required"))?;
+        let token = match header(&parts.headers, ACCESS_TOKEN) {
+            Some(Ok(t)) if !t.is_empty() && t.len() <= MAX_TOKEN_LEN => t,
+            _ => return Err(ApiError::Unauthorized),
+        };
+        let token_org = tenancy::authenticate(&state.pool, token).await?;
+        if token_org.as_deref() != Some(organization_id.as_str()) {
+            return Err(ApiError::Unauthorized);
+        }
+        if let Some(given) = header(&parts.headers, ORGANIZATION_HEADER) {
+            if given != Ok(organization_id.as_str()) {
+                return Err(ApiError::bad_request(
+                    "x-organization-id does not match the path",
+                ));
+            }
+        }
+        Ok(Self { organization_id })
+    }
+}
+
 /// A caller of the `/admin/...` routes: the `x-admin-token` header equals the configured
 /// admin token. With no admin token configured the admin API does not exist (404).
 #[derive(Debug, Clone, Copy)]

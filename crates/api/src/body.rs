@@ -39,6 +39,34 @@ impl JsonBody {
     }
 }
 
+/// A JSON object body that may be left out: no body at all (empty) gives `None`; a body must be
+/// a JSON object with a JSON content type, as for [`JsonBody`].
+pub(crate) struct OptionalJsonObject(pub Option<Map<String, Value>>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json_content_type(req.headers());
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge("request body is too large".to_owned())
+            } else {
+                ApiError::bad_request("cannot read the request body")
+            }
+        })?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "Content-Type must be application/json".to_owned(),
+            ));
+        }
+        parse_object(&bytes).map(|map| Self(Some(map)))
+    }
+}
+
 fn is_json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)

@@ -182,6 +182,7 @@ pub fn router(state: AppState) -> Router {
                 get(routes::files::get_file),
             );
     }
+    app = app.merge(routes::secrets::router());
     app.route(
         "/admin/organizations",
         post(routes::admin::create_organization),

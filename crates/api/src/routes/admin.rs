@@ -32,7 +32,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
 }
 
 impl PathParams {
-    fn get(&self, name: &str) -> Result<&str, ApiError> {
+    pub(crate) fn get(&self, name: &str) -> Result<&str, ApiError> {
         self.0
             .get(name)
             .map(String::as_str)
@@ -41,7 +41,7 @@ impl PathParams {
     }
 }
 
-fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
     scheduler_core::validate_tenant_id(field, id).map_err(|e| ApiError::bad_request(e.message))
 }
 

@@ -3,6 +3,7 @@
 pub(crate) mod admin;
 pub(crate) mod files;
 pub(crate) mod schedulers;
+pub(crate) mod secrets;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Uri};
