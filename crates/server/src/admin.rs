@@ -1,8 +1,9 @@
 //! `scheduler admin`: organizations, users and API tokens, straight against the database.
 
 use anyhow::Context as _;
+use chrono::{TimeDelta, Utc};
 use clap::{Args, Subcommand};
-use scheduler_store::{tenancy, PgPool};
+use scheduler_store::{secrets, tenancy, PgPool, StoreError};
 
 use crate::cli::DbArgs;
 
@@ -33,6 +34,23 @@ pub enum OrgCommand {
     Create {
         #[arg(long)]
         org: String,
+    },
+    /// Show the organization's webhook signing secret: alone on the last line of stdout
+    /// (during a rotation's overlap the replaced one, and its end, on the line before).
+    Secret {
+        #[arg(long)]
+        org: String,
+    },
+    /// Replace the webhook signing secret. The replaced one keeps signing deliveries for the
+    /// overlap; rotating again during an overlap ends the older secret at once. The new secret
+    /// is printed alone on the last line of stdout.
+    RotateSecret {
+        #[arg(long)]
+        org: String,
+        /// Seconds the replaced secret keeps signing: 0 (at once, for a leaked secret) to
+        /// 604800 (7 days).
+        #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u32).range(0..=604_800))]
+        overlap_secs: u32,
     },
 }
 
@@ -73,7 +91,11 @@ fn check_id(what: &str, id: &str) -> anyhow::Result<()> {
 /// Checks the ids before anything connects, so a typo fails fast and clearly.
 pub fn check(command: &AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Org(OrgCommand::Create { org })
+        AdminCommand::Org(
+            OrgCommand::Create { org }
+            | OrgCommand::Secret { org }
+            | OrgCommand::RotateSecret { org, .. },
+        )
         | AdminCommand::Token(TokenCommand::Create { org } | TokenCommand::List { org }) => {
             check_id("org", org)
         }
@@ -85,6 +107,13 @@ pub fn check(command: &AdminCommand) -> anyhow::Result<()> {
     }
 }
 
+fn no_organization(err: StoreError, org: &str) -> anyhow::Error {
+    match err {
+        StoreError::NotFound => anyhow::anyhow!("organization {org} does not exist"),
+        other => other.into(),
+    }
+}
+
 pub async fn run(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::Org(OrgCommand::Create { org }) => {
@@ -93,6 +122,35 @@ pub async fn run(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
                 "organization {org} {}",
                 if created { "created" } else { "already exists" }
             );
+        }
+        AdminCommand::Org(OrgCommand::Secret { org }) => {
+            let v = secrets::get(pool, &org, Utc::now())
+                .await
+                .map_err(|e| no_organization(e, &org))?;
+            println!(
+                "signing secret of organization {org}, made {}",
+                v.created_at
+            );
+            if let (Some(previous), Some(until)) = (&v.previous_secret, v.previous_expires_at) {
+                println!("previous secret (still signs until {until}): {previous}");
+            }
+            println!("{}", v.secret);
+        }
+        AdminCommand::Org(OrgCommand::RotateSecret { org, overlap_secs }) => {
+            let overlap = TimeDelta::seconds(i64::from(overlap_secs));
+            let v = secrets::rotate(pool, &org, overlap, Utc::now())
+                .await
+                .map_err(|e| no_organization(e, &org))?;
+            match v.previous_expires_at {
+                Some(until) => println!(
+                    "signing secret of organization {org} rotated; the previous one still \
+                     signs until {until}"
+                ),
+                None => println!(
+                    "signing secret of organization {org} rotated; the previous one no longer signs"
+                ),
+            }
+            println!("{}", v.secret);
         }
         AdminCommand::User(UserCommand::Create { org, user }) => {
             let created = tenancy::ensure_user(pool, &org, &user).await?;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret as _, SecretString};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,6 +56,34 @@ pub struct DbArgs {
     /// Seconds to wait for a free connection (and for the first connection at start).
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub database_acquire_timeout_secs: u64,
+    /// Encrypts the organizations' webhook signing secrets at rest: 32 bytes in base64
+    /// (`openssl rand -base64 32`). Secrets still in plain text are encrypted at start; without
+    /// it they are stored in plain text, and encrypted ones stop the process at start.
+    #[arg(long, env = "SIGNING_SECRET_KEY", hide_env_values = true)]
+    pub signing_secret_key: Option<SecretString>,
+}
+
+/// Checks the stored signing secrets against SIGNING_SECRET_KEY and makes the key this
+/// process's (see `scheduler_store::secrets::init`): a missing or wrong key for encrypted
+/// secrets stops the process here, with a message saying which.
+pub async fn open_signing_secrets(
+    pool: &scheduler_store::PgPool,
+    key: Option<&SecretString>,
+) -> anyhow::Result<()> {
+    let key = key
+        .map(|k| scheduler_store::secrets::SecretKey::parse(k.expose_secret()))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let encrypting = key.is_some();
+    let sealed = scheduler_store::secrets::init(pool, key).await?;
+    if sealed > 0 {
+        tracing::info!(
+            sealed,
+            "stored signing secrets encrypted with SIGNING_SECRET_KEY"
+        );
+    }
+    tracing::debug!(encrypting, "signing secrets checked");
+    Ok(())
 }
 
 impl DbArgs {

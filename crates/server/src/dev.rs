@@ -40,6 +40,9 @@ pub struct DevArgs {
     /// Use this Postgres instead of a private cluster.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Encrypt the signing secrets at rest with this key (see `serve --help`).
+    #[arg(long, env = "SIGNING_SECRET_KEY", hide_env_values = true)]
+    pub signing_secret_key: Option<secrecy::SecretString>,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -63,6 +66,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .context("cannot connect to Postgres")?;
     scheduler_store::migrate(&pool).await?;
+    crate::cli::open_signing_secrets(&pool, args.signing_secret_key.as_ref()).await?;
     tenancy::ensure_user(&pool, SEED_ORGANIZATION, SEED_USER).await?;
     tenancy::store_token(&pool, SEED_ORGANIZATION, SEED_TOKEN).await?;
 

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
                 admin::check(&args.command)?;
                 let pool =
                     scheduler_store::connect(&args.db.database_url, &args.db.pool_config()).await?;
+                cli::open_signing_secrets(&pool, args.db.signing_secret_key.as_ref()).await?;
                 admin::run(&pool, args.command).await
             })
         }
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
                     scheduler_store::connect(&args.db.database_url, &args.db.pool_config()).await?;
                 scheduler_store::migrate(&pool).await?;
                 tracing::info!("migrations applied");
+                cli::open_signing_secrets(&pool, args.db.signing_secret_key.as_ref()).await?;
                 Ok(())
             })
         }

@@ -244,6 +244,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.migrate {
         scheduler_store::migrate(&pool).await?;
     }
+    crate::cli::open_signing_secrets(&pool, args.db.signing_secret_key.as_ref()).await?;
     let service = Service {
         pool,
         role: args.role,
