@@ -7,6 +7,9 @@ export DATABASE_URL
 # The Kafka-protocol broker and the S3-compatible server the runner and attachment tests start.
 eval "$(scripts/ensure-tools.sh tansu s3s-fs)"
 export TANSU_BIN S3S_FS_BIN
+# The official Standard Webhooks library, which verifies real deliveries in the runner's tests.
+eval "$(scripts/ensure-python.sh)"
+export SCHEDULER_PYTHON
 
 # Each test creates its own database named t_<uuid>; drop what earlier runs left behind.
 stale=$(psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 't\_%'")
