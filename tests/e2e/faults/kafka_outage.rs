@@ -1,7 +1,7 @@
 //! Case 4: the Kafka broker (tansu) is killed in the middle of a Kafka burst and started again
-//! on the same port 20 s later. Every fire reaches the broker (0 lost), and fires whose
-//! `job.retry.max_age_secs` runs out while it is down end `dead` with their dead letter
-//! produced once it is back (`dead_letter` 'pending' -> 'sent').
+//! on the same port 20 s later. Every fire reaches the broker (0 lost), and fires due at the kill
+//! whose `job.retry.max_age_secs` (5 s) runs out while it is down end `dead` with their
+//! dead letter produced once it is back (`dead_letter` 'pending' -> 'sent').
 //!
 //! The broker keeps its data in memory, so a killed broker forgets what it held. To tell the
 //! runner's losses from the broker's, the runner is frozen (SIGSTOP) for a moment before the
@@ -21,7 +21,7 @@ use super::*;
 const FIRES: u64 = 6_000;
 /// Fires with a short `max_age_secs`, to run out while the broker is down.
 const SHORT: u64 = 300;
-const SHORT_AGE_SECS: u64 = 8;
+const SHORT_AGE_SECS: u64 = 5;
 const TOPIC: &str = "faults-fires";
 const DLT: &str = "faults-dead-letters";
 const DOWN: Duration = Duration::from_secs(20);
@@ -45,17 +45,16 @@ async fn broker_down_20s_mid_burst() {
             // The outage is tested, not the attempt limit.
             ("RETRY_MAX_ATTEMPTS", "100".to_owned()),
             ("RUNNER_LEASE_SECS", "10".to_owned()),
+            // Room for new claims while every send waits out its timeout.
+            ("RUNNER_CONCURRENCY", "2000".to_owned()),
         ],
     );
     runner.wait_ready().await;
     let fires1 = Collector::start(&broker, TOPIC);
     let dlt1 = Collector::start(&broker, DLT);
 
-    let mut short_job = kafka_job(TOPIC);
-    short_job["retry"] = json!({"max_age_secs": SHORT_AGE_SECS});
-    let now = Utc::now();
-    bulk_due(&db.pool, 1, FIRES, now, &kafka_job(TOPIC)).await;
-    bulk_due(&db.pool, 1_000_001, SHORT, now, &short_job).await;
+    let due = Utc::now();
+    bulk_due(&db.pool, 1, FIRES, due, &kafka_job(TOPIC)).await;
     let started = Instant::now();
     wait_for(
         Duration::from_secs(60),
@@ -79,6 +78,19 @@ async fn broker_down_20s_mid_burst() {
     broker.kill();
     runner.signal("-CONT");
     let killed = Instant::now();
+    // Fires that will run out of age before the broker is back: due before the burst's (so
+    // claimed ahead of anything left of it, with room under RUNNER_CONCURRENCY), their first
+    // attempt fails only after the producer's timeouts, older than max_age_secs.
+    let mut short_job = kafka_job(TOPIC);
+    short_job["retry"] = json!({"max_age_secs": SHORT_AGE_SECS});
+    bulk_due(
+        &db.pool,
+        1_000_001,
+        SHORT,
+        due - chrono::Duration::seconds(1),
+        &short_job,
+    )
+    .await;
     let at_kill = statuses(&obs).await;
     println!(
         "kafka_outage: broker killed {:?} into the burst ({:?} frozen); {} messages read from it; {at_kill}",

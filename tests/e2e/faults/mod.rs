@@ -153,7 +153,11 @@ impl Proc {
             "--- last lines of {} ({}) ---\n{}",
             self.name,
             self.log.display(),
-            lines[from..].join("\n")
+            lines[from..]
+                .iter()
+                .map(|l| l.chars().take(400).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n")
         )
     }
 
@@ -207,7 +211,7 @@ impl Drop for Proc {
         if !std::thread::panicking() {
             let _ = std::fs::remove_file(&self.log);
         } else {
-            eprintln!("{}", self.log_tail(40));
+            eprintln!("{}", self.log_tail(15));
         }
     }
 }
