@@ -198,24 +198,26 @@ async fn sigkill_mid_burst_loses_nothing() {
     eprintln!("{} duplicates, all in flight at the kill", dups.len());
 }
 
-/// SIGTERM while deliveries hang: the process exits 0 within its shutdown deadline and leaves
-/// no fire `delivering` under a live lease; another runner then delivers everything.
+/// SIGTERM while deliveries hang: the process gives up on the hung ones at its shutdown
+/// deadline instead of waiting for them, exits 0, has written the outcome of every delivery
+/// that was answered, and leaves no fire leased; another runner then delivers everything.
+/// Asserted on behaviour, not on seconds (a shared 2-core machine makes those noise): the
+/// stalled receiver answers only after 30 s and the job's timeout is 60 s, so exiting well
+/// before 30 s means the deadline held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_burst_exits_within_the_deadline() {
     const M: u64 = 3_000;
+    const STALL: Duration = Duration::from_secs(30);
     let db = fresh_db().await;
     let rx = Receiver::start().await;
     // 1,000 quick answers, then the receiver stalls: deliveries are in flight at the signal.
     rx.script(&vec![(200, Duration::from_millis(20)); 1000]);
-    rx.set_default(200, Duration::from_secs(30));
-    bulk_due(
-        &db.pool,
-        1,
-        M,
-        chrono::Utc::now(),
-        &webhook_job(&rx.url("/burst")),
-    )
-    .await;
+    rx.set_default(200, STALL);
+    // The job's own timeout outlasts the stall, so only the shutdown deadline can end the hung
+    // deliveries before the receiver answers.
+    let mut job = webhook_job(&rx.url("/burst"));
+    job["timeout_ms"] = serde_json::json!(60_000);
+    bulk_due(&db.pool, 1, M, chrono::Utc::now(), &job).await;
     let mut child = spawn_harness(
         &db,
         &[
@@ -238,32 +240,62 @@ async fn sigterm_mid_burst_exits_within_the_deadline() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(10),
-            "did not exit after SIGTERM"
-        );
+        if signalled.elapsed() > STALL - Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("no exit after SIGTERM: it waits for the hung deliveries, not its deadline");
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let took = signalled.elapsed();
-    eprintln!("exited {exit:?} {took:?} after SIGTERM");
-    assert!(exit.success(), "exit 0");
+    eprintln!("exited {exit:?} {:?} after SIGTERM", signalled.elapsed());
+    assert_eq!(exit.code(), Some(0), "exit 0 after SIGTERM: {exit:?}");
+
+    // Outcomes written: the 1,000 answered deliveries are recorded as delivered, and nothing
+    // is recorded delivered that the receiver did not get.
+    let received: HashSet<uuid::Uuid> = rx
+        .requests()
+        .iter()
+        .map(|r| {
+            r.header("webhook-id")
+                .parse()
+                .expect("webhook-id is a fire id")
+        })
+        .collect();
+    let delivered: HashSet<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM fires WHERE status = 'delivered'")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     assert!(
-        took < Duration::from_millis(2000 + 1500),
-        "within the 2 s deadline (plus cleanup): {took:?}"
+        delivered.len() >= 1000,
+        "answered deliveries not recorded: {} delivered at exit",
+        delivered.len()
     );
-    let live = count(
-        &db.pool,
-        "SELECT count(*) FROM fires WHERE status = 'delivering' AND locked_until > now()",
+    assert!(
+        delivered.is_subset(&received),
+        "delivered but never received"
+    );
+    let hung = received.difference(&delivered).count();
+    assert!(hung > 0, "no delivery was in flight at the signal");
+    eprintln!(
+        "{} recorded delivered, {hung} hung at the signal",
+        delivered.len()
+    );
+    // Leases released: no fire held by the stopped runner, none leased, none given up.
+    let (held, leased, dead): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE locked_by = 'stopping'),
+                count(*) FILTER (WHERE status = 'delivering' AND locked_until > now()),
+                count(*) FILTER (WHERE status = 'dead')
+         FROM fires",
     )
-    .await;
-    assert_eq!(live, 0, "no fire left delivering under a live lease");
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(
-        count(
-            &db.pool,
-            "SELECT count(*) FROM fires WHERE locked_by = 'stopping'"
-        )
-        .await,
-        0
+        (held, leased, dead),
+        (0, 0, 0),
+        "(held by the stopped runner, leased, dead)"
     );
 
     rx.set_default(200, Duration::ZERO);
