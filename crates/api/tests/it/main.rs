@@ -7,6 +7,7 @@ mod hostile;
 mod list;
 mod openapi;
 mod routes;
+mod secrets;
 mod seed;
 mod tenancy;
 mod update;

@@ -40,6 +40,21 @@ fn served_routes() -> Vec<(&'static str, String)> {
         "/admin/organizations/{organization_id}/tokens/{token_id}".into(),
     ));
     routes.push(("get", "/openapi.json".into()));
+    routes.extend(secret_routes());
+    routes
+}
+
+/// The webhook signing secret routes (`routes/secrets.rs`).
+fn secret_routes() -> Vec<(&'static str, String)> {
+    let mut routes = Vec::new();
+    for base in [
+        "/3rd/organization/{organization_id}",
+        "/v1/organization/{organization_id}",
+        "/admin/organizations/{organization_id}",
+    ] {
+        routes.push(("get", format!("{base}/webhook-secret")));
+        routes.push(("post", format!("{base}/webhook-secret/rotate")));
+    }
     routes
 }
 
