@@ -8,6 +8,7 @@ mod files;
 mod kafka;
 mod misfire;
 mod retention;
+mod standard_webhooks;
 mod tansu;
 mod timing;
 mod webhook;
