@@ -6,6 +6,7 @@ mod dev;
 mod faults;
 mod migrate;
 mod preview;
+mod secrets;
 mod serve;
 
 use std::io::Write as _;
