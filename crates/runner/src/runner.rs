@@ -32,8 +32,9 @@ use crate::metrics::{Metrics, Target};
 use crate::retry::{verdict, Failure, Limits, Verdict};
 use crate::webhook::{WebhookRequest, WebhookSink};
 
-/// Shortest idle wait, so a due row that cannot be taken right now (locked by another
-/// runner's claim) does not make the loop spin.
+/// Shortest idle wait after a round that took nothing, so a due row that cannot be taken
+/// right now (locked by another runner's claim) does not make the loop spin. A round that
+/// took work waits only until the next due instant, however close.
 const MIN_IDLE: Duration = Duration::from_millis(10);
 /// Most outcomes written in one statement.
 const WRITE_BATCH: usize = 1000;
@@ -214,17 +215,17 @@ impl Runner {
                 break;
             }
             while work.tasks.try_join_next().is_some() {}
-            let busy = match shared.take_work(&mut work).await {
-                Ok(busy) => busy,
+            let round = match shared.take_work(&mut work).await {
+                Ok(round) => round,
                 Err(e) => {
                     tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
-                    false
+                    Round::default()
                 }
             };
-            if busy {
+            if round.full {
                 continue;
             }
-            let idle = shared.idle_wait().await;
+            let idle = shared.idle_wait(round.took).await;
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = wake.notified() => {}
@@ -303,6 +304,15 @@ impl Runner {
         tracing::info!("runner stopped");
         Ok(())
     }
+}
+
+/// What one round of the loop did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Round {
+    /// A claim or lease came back full: go again at once.
+    full: bool,
+    /// It took some work (so a due instant already reached is worth another look at once).
+    took: bool,
 }
 
 /// The loop's handles on the deliveries it starts.
@@ -464,7 +474,7 @@ impl Shared {
 
     /// One round: claim due schedulers, then lease waiting fires. True when either came back
     /// full, so the loop goes again at once.
-    async fn take_work(self: &Arc<Self>, work: &mut Work<'_>) -> Result<bool, StoreError> {
+    async fn take_work(self: &Arc<Self>, work: &mut Work<'_>) -> Result<Round, StoreError> {
         let batch = i64::from(self.config.batch_size);
         let now = self.clock.now();
         let grace = delta(self.config.misfire_grace);
@@ -479,6 +489,7 @@ impl Shared {
         )
         .await?;
         let claimed_full = claim.schedulers as i64 >= batch;
+        let claimed_any = !claim.fires.is_empty();
         if !claim.fires.is_empty() {
             tracing::debug!(
                 schedulers = claim.schedulers,
@@ -488,30 +499,39 @@ impl Shared {
         }
         self.dispatch(claim.fires, true, work).await?;
         if work.shutdown.is_cancelled() {
-            return Ok(false);
+            return Ok(Round::default());
         }
 
         let room = work.semaphore.available_permits().min(batch as usize);
         if room == 0 {
-            return Ok(claimed_full);
+            return Ok(Round {
+                full: claimed_full,
+                took: claimed_any,
+            });
         }
         let now = self.clock.now();
         let leased =
             fires::lease_available(&self.pool, now, room as i64, self.lease_at(now)).await?;
         let leased_full = leased.len() >= room;
+        let leased_any = !leased.is_empty();
         self.dispatch(leased, false, work).await?;
-        Ok(claimed_full || leased_full)
+        Ok(Round {
+            full: claimed_full || leased_full,
+            took: claimed_any || leased_any,
+        })
     }
 
-    /// How long to wait when there was nothing to do: until the earliest due instant, at most
-    /// the poll interval.
-    async fn idle_wait(&self) -> Duration {
+    /// How long to wait when there is nothing more to take now: until the earliest due
+    /// instant, at most the poll interval, at least [`MIN_IDLE`] after a round that took
+    /// nothing.
+    async fn idle_wait(&self, took: bool) -> Duration {
         let poll = self.config.poll_interval;
+        let least = if took { Duration::ZERO } else { MIN_IDLE };
         match fires::next_wakeup(&self.pool).await {
             Ok(Some(t)) => (t - self.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
-                .clamp(MIN_IDLE, poll.max(MIN_IDLE)),
+                .clamp(least, poll.max(least)),
             Ok(None) => poll,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the next due time");

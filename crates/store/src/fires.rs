@@ -544,7 +544,7 @@ pub async fn history(
         r#"SELECT id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
                   status, attempts, last_error, created_at, delivered_at, dead_letter
            FROM fires WHERE scheduler_id = $1
-           ORDER BY scheduled_for DESC, id DESC
+           ORDER BY scheduled_for DESC
            LIMIT $2 OFFSET $3"#,
         scheduler_id,
         limit,

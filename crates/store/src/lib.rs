@@ -52,9 +52,13 @@ pub async fn connect(url: &str, cfg: &PoolConfig) -> StoreResult<PgPool> {
         "statement_timeout",
         format!("{}", cfg.statement_timeout.as_millis()),
     )]);
+    // No ping before each acquire: it is a round trip per query. A connection the server
+    // dropped (a restart) fails its next query once and is discarded; the runner retries its
+    // writes, and a client sees one 500.
     let pool = PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         .acquire_timeout(cfg.acquire_timeout)
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     Ok(pool)
