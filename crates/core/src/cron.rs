@@ -37,9 +37,20 @@ const MAX_EXPRESSION_LEN: usize = 1024;
 /// accepted as `*` in the two day fields because Quartz users write it. When both day fields
 /// are restricted (neither starts with `*` or `?`) a day matching either fires (Vixie OR);
 /// otherwise both must match. Nicknames `@yearly`, `@annually`, `@monthly`, `@weekly`,
-/// `@daily`, `@midnight`, `@hourly` are accepted. Quartz's `L`, `W` and `#` are rejected with
-/// a clear message rather than half-supported. An expression that can never match (such as
-/// `0 0 30 2 *`) is rejected too, so that searches always terminate quickly.
+/// `@daily`, `@midnight`, `@hourly` are accepted. An expression that can never match (such as
+/// `0 0 30 2 *`) is rejected, so that searches always terminate quickly.
+///
+/// Quartz's and EventBridge's day operators, case-insensitive, each a list item of its own:
+/// - day of month: `L` (last day), `L-n` (n days before it, n 0-30), `LW` (last weekday),
+///   `nW` (the weekday nearest day n: Saturday moves to Friday, Sunday to Monday, never into
+///   another month, so `1W` on a Saturday is Monday the 3rd; no fire in a month without day n);
+/// - day of week: `nL` (the last weekday n of the month: `5L`, `FRIL`), `n#k` (the k-th,
+///   k 1-5: `MON#2`; none in a month without a k-th), and `L` alone (Saturday, as in Quartz).
+///   Weekday numbers keep this grammar's 0-7 (Sunday 0 or 7), unlike Quartz's 1-7.
+///
+/// Operators count as restrictions for the Vixie rule, like any value not starting with `*`
+/// or `?`: `0 0 L * 5L` fires on the last day of the month OR its last Friday, `0 0 L * *` on
+/// the last day only. A list mixing operators and values matches any of its items (`1,15,L`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CronExpr {
     source: String,
@@ -54,6 +65,10 @@ pub struct CronExpr {
     days_of_week: u8,
     /// Bits for years 1970..=2099 (index 0 = 1970); `None` when there is no year field.
     years: Option<[u64; 3]>,
+    /// Quartz/EventBridge day-of-month operators (`L`, `L-n`, `LW`, `nW`), one per list item.
+    dom_ops: Vec<DomOp>,
+    /// Quartz/EventBridge day-of-week operators (`nL`, `n#k`), one per list item.
+    dow_ops: Vec<DowOp>,
     /// Vixie rule: if either day field starts with `*`, a day must match both fields.
     days_and: bool,
     /// For each weekday of the 1st of a month, the days of that month whose weekday is in
@@ -63,8 +78,46 @@ pub struct CronExpr {
 
 /// Why a cron expression was refused; the text completes "cron_expression is invalid: ".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CronError(String);
+#[error("{message}")]
+pub struct CronError {
+    message: String,
+    /// Index (0-based) of the offending whitespace-separated field, when one field is at fault.
+    field: Option<usize>,
+}
+
+impl CronError {
+    /// Index (0-based) of the whitespace-separated field at fault, counted in the expression
+    /// as given (after a nickname is expanded), when the problem lies in one field.
+    pub fn field_index(&self) -> Option<usize> {
+        self.field
+    }
+
+    fn in_field(mut self, index: usize) -> Self {
+        self.field.get_or_insert(index);
+        self
+    }
+}
+
+/// A day-of-month operator, evaluated month by month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DomOp {
+    /// `L` (n = 0) and `L-n`: n days before the last day of the month.
+    Last(u32),
+    /// `LW`: the last weekday (Monday to Friday) of the month.
+    LastWeekday,
+    /// `nW`: the weekday nearest day n, never crossing into another month; no fire in a
+    /// month without day n (as plain `31` in April).
+    NearestWeekday(u32),
+}
+
+/// A day-of-week operator, evaluated month by month (weekday: Sunday = 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DowOp {
+    /// `nL`: the last such weekday of the month.
+    Last(u32),
+    /// `n#k`: the k-th (1..=5) such weekday of the month; none when the month has fewer.
+    Nth(u32, u32),
+}
 
 #[derive(Clone, Copy)]
 struct FieldSpec {
@@ -129,7 +182,10 @@ const YEAR: FieldSpec = FieldSpec {
 };
 
 fn err(msg: impl Into<String>) -> CronError {
-    CronError(msg.into())
+    CronError {
+        message: msg.into(),
+        field: None,
+    }
 }
 
 impl CronExpr {
@@ -175,17 +231,21 @@ impl CronExpr {
         };
         let (minute, hour, dom, month, dow) = (rest[0], rest[1], rest[2], rest[3], rest[4]);
 
-        let seconds = parse_field(second, SECOND)?;
-        let minutes = parse_field(minute, MINUTE)?;
-        let hours = parse_field(hour, HOUR)? as u32;
-        let days_of_month = parse_field(dom, DAY_OF_MONTH)? as u32;
-        let months = parse_field(month, MONTH)? as u16;
-        let dow_bits = parse_field(dow, DAY_OF_WEEK)?;
+        // Index of each field among those given, for error positions.
+        let offset = fields.len() - 5 - usize::from(year.is_some());
+        let at = move |i: usize| move |e: CronError| e.in_field(i + offset);
+        let seconds = parse_field(second, SECOND).map_err(|e| e.in_field(0))?;
+        let minutes = parse_field(minute, MINUTE).map_err(at(0))?;
+        let hours = parse_field(hour, HOUR).map_err(at(1))? as u32;
+        let (dom_bits, dom_ops) = split_day_ops(dom, DAY_OF_MONTH, parse_dom_op).map_err(at(2))?;
+        let days_of_month = dom_bits as u32;
+        let months = parse_field(month, MONTH).map_err(at(3))? as u16;
+        let (dow_bits, dow_ops) = split_day_ops(dow, DAY_OF_WEEK, parse_dow_op).map_err(at(4))?;
         // 7 is Sunday too.
         let days_of_week = ((dow_bits | (dow_bits >> 7)) & 0x7f) as u8;
         let years = match year {
             None => None,
-            Some(text) => Some(parse_year_field(text)?),
+            Some(text) => Some(parse_year_field(text).map_err(|e| e.in_field(6))?),
         };
         let starts_unrestricted = |f: &str| f.starts_with('*') || f.starts_with('?');
         let days_and = starts_unrestricted(dom) || starts_unrestricted(dow);
@@ -209,6 +269,8 @@ impl CronExpr {
             months,
             days_of_week,
             years,
+            dom_ops,
+            dow_ops,
             days_and,
             dow_days_by_first,
         };
@@ -307,13 +369,58 @@ impl CronExpr {
         let first = NaiveDate::from_ymd_opt(y, mo, 1)
             .map(|d| d.weekday().num_days_from_sunday())
             .unwrap_or(0);
-        let dow = self.dow_days_by_first[first as usize];
-        let days = if self.days_and {
-            self.days_of_month & dow
-        } else {
-            self.days_of_month | dow
-        };
+        let mut dom = self.days_of_month;
+        for op in &self.dom_ops {
+            dom |= op.days(dim, first);
+        }
+        let mut dow = self.dow_days_by_first[first as usize];
+        for op in &self.dow_ops {
+            dow |= op.days(dim, first);
+        }
+        let days = if self.days_and { dom & dow } else { dom | dow };
         days & valid
+    }
+}
+
+/// Weekday (Sunday = 0) of day `d` of a month whose 1st is on weekday `first`.
+fn weekday_of(first: u32, d: u32) -> u32 {
+    (first + d - 1) % 7
+}
+
+impl DomOp {
+    /// The day (as bit 1..=31) this operator selects in a month of `dim` days whose 1st falls
+    /// on weekday `first`; 0 when it selects none.
+    fn days(self, dim: u32, first: u32) -> u32 {
+        let day = match self {
+            DomOp::Last(n) => dim.checked_sub(n).filter(|d| *d >= 1),
+            DomOp::LastWeekday => Some(match weekday_of(first, dim) {
+                6 => dim - 1,
+                0 => dim - 2,
+                _ => dim,
+            }),
+            DomOp::NearestWeekday(n) if n > dim => None,
+            DomOp::NearestWeekday(n) => Some(match weekday_of(first, n) {
+                // Saturday: the Friday before, unless that is in the previous month.
+                6 if n == 1 => 3,
+                6 => n - 1,
+                // Sunday: the Monday after, unless that is in the next month.
+                0 if n == dim => n - 2,
+                0 => n + 1,
+                _ => n,
+            }),
+        };
+        day.map_or(0, |d| 1 << d)
+    }
+}
+
+impl DowOp {
+    /// As [`DomOp::days`].
+    fn days(self, dim: u32, first: u32) -> u32 {
+        let day = match self {
+            DowOp::Last(w) => Some(dim - (weekday_of(first, dim) + 7 - w) % 7),
+            DowOp::Nth(w, k) => Some(1 + (w + 7 - first) % 7 + 7 * (k - 1)).filter(|d| *d <= dim),
+        };
+        day.map_or(0, |d| 1 << d)
     }
 }
 
@@ -342,6 +449,100 @@ fn next_year(years: &[u64; 3], y: i32) -> Option<i32> {
     (start..=(YEAR_MAX - YEAR_MIN))
         .find(|&i| years[(i / 64) as usize] & (1 << (i % 64)) != 0)
         .map(|i| lo + i as i32)
+}
+
+/// Splits a day field's list into its plain items (parsed as a bitmask, as before) and its
+/// operator items (`parse_op` returns `None` for a plain item).
+fn split_day_ops<T>(
+    text: &str,
+    spec: FieldSpec,
+    parse_op: fn(&str) -> Result<Option<T>, CronError>,
+) -> Result<(u64, Vec<T>), CronError> {
+    let mut plain = Vec::new();
+    let mut ops = Vec::new();
+    for item in text.split(',') {
+        match parse_op(item)? {
+            Some(op) => ops.push(op),
+            None => plain.push(item),
+        }
+    }
+    if plain.is_empty() {
+        return Ok((0, ops));
+    }
+    if ops.is_empty() {
+        return Ok((parse_field(text, spec)?, ops));
+    }
+    Ok((parse_field(&plain.join(","), spec)?, ops))
+}
+
+fn small_number(text: &str, lo: u32, hi: u32) -> Option<u32> {
+    if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|n| (lo..=hi).contains(n))
+}
+
+/// `L`, `L-n` (n 0-30), `LW`, `nW` (n 1-31); `None` for an item without `L` or `W`.
+fn parse_dom_op(item: &str) -> Result<Option<DomOp>, CronError> {
+    let upper = item.to_ascii_uppercase();
+    if upper.contains('#') {
+        return Err(err(format!(
+            "day-of-month value '{item}': # belongs in the day-of-week field (MON#2)"
+        )));
+    }
+    if !upper.contains(['L', 'W']) {
+        return Ok(None);
+    }
+    let op = if upper == "L" {
+        Some(DomOp::Last(0))
+    } else if upper == "LW" {
+        Some(DomOp::LastWeekday)
+    } else if let Some(n) = upper.strip_prefix("L-") {
+        small_number(n, 0, 30).map(DomOp::Last)
+    } else if let Some(n) = upper.strip_suffix('W') {
+        small_number(n, 1, 31).map(DomOp::NearestWeekday)
+    } else {
+        None
+    };
+    op.map(Some).ok_or_else(|| {
+        err(format!(
+            "day-of-month value '{item}' is not a valid L or W operator (write L, L-n with n \
+             from 0 to 30, LW, or nW with n from 1 to 31)"
+        ))
+    })
+}
+
+/// `L` (Saturday, as in Quartz), `nL` and `n#k` (n a day of week 0-7 or a name, k 1-5);
+/// `None` for an item without `L` or `#`.
+fn parse_dow_op(item: &str) -> Result<Option<DowOp>, CronError> {
+    let upper = item.to_ascii_uppercase();
+    if !upper.contains(['L', '#']) {
+        return Ok(None);
+    }
+    let bad = || {
+        err(format!(
+            "day-of-week value '{item}' is not a valid L or # operator (write nL for the last \
+             such weekday of the month, such as 5L or FRIL, or n#k for the k-th, k from 1 to \
+             5, such as MON#2)"
+        ))
+    };
+    let weekday = |text: &str| -> Result<u32, CronError> {
+        if text.contains('/') || text.contains('-') || text == "*" || text == "?" {
+            return Err(bad());
+        }
+        parse_value(text, DAY_OF_WEEK, false).map(|v| v % 7)
+    };
+    if upper == "L" {
+        return Ok(Some(DowOp::Last(6)));
+    }
+    if let Some((day, k)) = upper.split_once('#') {
+        let k = small_number(k, 1, 5).ok_or_else(bad)?;
+        return Ok(Some(DowOp::Nth(weekday(day)?, k)));
+    }
+    match upper.strip_suffix('L') {
+        Some(day) if !day.is_empty() => Ok(Some(DowOp::Last(weekday(day)?))),
+        _ => Err(bad()),
+    }
 }
 
 fn parse_year_field(text: &str) -> Result<[u64; 3], CronError> {
@@ -435,11 +636,6 @@ fn parse_value(text: &str, spec: FieldSpec, range_end: bool) -> Result<u32, Cron
         } else {
             v
         });
-    }
-    if spec.day_field && text.contains(['L', 'W', '#', 'l', 'w']) {
-        return Err(err(format!(
-            "{name} value '{text}': the Quartz extensions L, W and # are not supported"
-        )));
     }
     let hint = if spec.names.is_empty() {
         String::new()
@@ -645,9 +841,18 @@ mod tests {
         assert!(msg("*/0 * * * *").contains("step"));
         assert!(msg("*/-1 * * * *").contains("step"));
         assert!(msg("1,,2 * * * *").contains("empty list item"));
-        assert!(msg("0 0 L * *").contains("Quartz"));
-        assert!(msg("0 0 * * 5#2").contains("Quartz"));
-        assert!(msg("0 0 15W * *").contains("Quartz"));
+        assert!(msg("0 0 L-31 * *").contains("day-of-month value 'L-31'"));
+        assert!(msg("0 0 32W * *").contains("nW with n from 1 to 31"));
+        assert!(msg("0 0 0W * *").contains("day-of-month"));
+        assert!(msg("0 0 W * *").contains("day-of-month"));
+        assert!(msg("0 0 1#2 * *").contains("belongs in the day-of-week"));
+        assert!(msg("0 0 * * 5#6").contains("day-of-week value '5#6'"));
+        assert!(msg("0 0 * * 5#0").contains("day-of-week"));
+        assert!(msg("0 0 * * 8L").contains("day-of-week value '8' is out of range"));
+        assert!(msg("0 0 * * 1-5L").contains("day-of-week value '1-5L'"));
+        assert!(msg("0 0 * * #2").contains("day-of-week"));
+        assert!(msg("0 0 L-29 2 *").contains("never matches"));
+        assert!(msg("0 0 30W 2 *").contains("never matches"));
         assert!(msg("0 0 0 1 1 * 1969").contains("year"));
         assert!(msg("0 0 0 1 1 * 2100").contains("year"));
         assert!(msg("0 0 30 2 *").contains("never matches"));
@@ -681,5 +886,152 @@ mod tests {
         ] {
             let _ = CronExpr::parse(s);
         }
+    }
+}
+
+#[cfg(test)]
+mod operator_tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    /// The days (as "YYYY-MM-DD") the expression fires on from `from`, `n` of them.
+    fn days(expr: &str, from: &str, n: usize) -> Vec<String> {
+        let c = CronExpr::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let mut t = at(from);
+        let mut out = Vec::new();
+        while out.len() < n {
+            let m = c.next_match(t).unwrap();
+            out.push(m.format("%Y-%m-%d").to_string());
+            t = m.date().succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn last_day_and_days_before_it() {
+        assert_eq!(
+            days("0 0 L * *", "2024-01-15 00:00:00", 3),
+            ["2024-01-31", "2024-02-29", "2024-03-31"]
+        );
+        assert_eq!(
+            days("0 0 L-3 * *", "2025-02-01 00:00:00", 2),
+            ["2025-02-25", "2025-03-28"]
+        );
+        // L-30 exists only in 31-day months.
+        assert_eq!(
+            days("0 0 L-30 * *", "2025-02-01 00:00:00", 2),
+            ["2025-03-01", "2025-05-01"]
+        );
+        assert_eq!(
+            days("0 0 1,15,L * *", "2024-04-02 00:00:00", 3),
+            ["2024-04-15", "2024-04-30", "2024-05-01"]
+        );
+    }
+
+    #[test]
+    fn nearest_weekday_never_crosses_the_month() {
+        // 2022-01-01 is a Saturday: 1W is Monday the 3rd, not Friday Dec 31.
+        assert_eq!(days("0 0 1W * *", "2022-01-01 00:00:00", 1), ["2022-01-03"]);
+        // 2022-01-15 is a Saturday: 15W is Friday the 14th; 2022-05-15 a Sunday: Monday 16th.
+        assert_eq!(
+            days("0 0 15W 1 *", "2022-01-01 00:00:00", 1),
+            ["2022-01-14"]
+        );
+        assert_eq!(
+            days("0 0 15W 5 *", "2022-01-01 00:00:00", 1),
+            ["2022-05-16"]
+        );
+        // 2022-07-31 is a Sunday: 31W is Friday the 29th, not Monday Aug 1.
+        assert_eq!(
+            days("0 0 31W 7 *", "2022-01-01 00:00:00", 1),
+            ["2022-07-29"]
+        );
+        // 31W skips months without a 31st.
+        assert_eq!(
+            days("0 0 31W * *", "2022-04-01 00:00:00", 2),
+            ["2022-05-31", "2022-07-29"]
+        );
+        // A weekday stays put (2022-03-10 is a Thursday).
+        assert_eq!(
+            days("0 0 10W 3 *", "2022-01-01 00:00:00", 1),
+            ["2022-03-10"]
+        );
+    }
+
+    #[test]
+    fn last_weekday_of_the_month() {
+        // 2022-04-30 Sat -> Fri 29th; 2022-07-31 Sun -> Fri 29th; 2022-08-31 Wed.
+        assert_eq!(days("0 0 LW 4 *", "2022-01-01 00:00:00", 1), ["2022-04-29"]);
+        assert_eq!(days("0 0 LW 7 *", "2022-01-01 00:00:00", 1), ["2022-07-29"]);
+        assert_eq!(days("0 0 lw 8 *", "2022-01-01 00:00:00", 1), ["2022-08-31"]);
+    }
+
+    #[test]
+    fn last_and_nth_weekday() {
+        // Last Fridays of 2024: Jan 26, Feb 23, Mar 29.
+        for expr in ["0 0 * * 5L", "0 0 * * FRIL", "0 0 ? * fril"] {
+            assert_eq!(
+                days(expr, "2024-01-01 00:00:00", 3),
+                ["2024-01-26", "2024-02-23", "2024-03-29"],
+                "{expr}"
+            );
+        }
+        // Last Sunday, 0 or 7.
+        assert_eq!(days("0 0 * * 7L", "2024-03-01 00:00:00", 1), ["2024-03-31"]);
+        assert_eq!(days("0 0 * * 0L", "2024-03-01 00:00:00", 1), ["2024-03-31"]);
+        // L alone in day of week is Quartz's "7 or SAT": every Saturday.
+        assert_eq!(
+            days("0 0 * * L", "2024-03-01 00:00:00", 2),
+            ["2024-03-30", "2024-04-27"]
+        );
+        // Second Mondays: 2024-01-08, 2024-02-12.
+        assert_eq!(
+            days("0 0 * * MON#2", "2024-01-01 00:00:00", 2),
+            ["2024-01-08", "2024-02-12"]
+        );
+        assert_eq!(
+            days("0 0 * * 1#1", "2024-01-01 00:00:00", 1),
+            ["2024-01-01"]
+        );
+        // January and February 2024 have four Fridays; March has a fifth, the 29th.
+        assert_eq!(
+            days("0 0 * * 5#5", "2024-01-01 00:00:00", 1),
+            ["2024-03-29"]
+        );
+    }
+
+    #[test]
+    fn operators_follow_the_vixie_or_rule() {
+        // Both restricted: the last day of the month OR its last Friday.
+        assert_eq!(
+            days("0 0 L * 5L", "2024-01-01 00:00:00", 4),
+            ["2024-01-26", "2024-01-31", "2024-02-23", "2024-02-29"]
+        );
+        // The 1st OR the second Monday.
+        assert_eq!(
+            days("0 0 1 * MON#2", "2024-01-02 00:00:00", 2),
+            ["2024-01-08", "2024-02-01"]
+        );
+        // Day of month starts with '*': AND, the second Monday only when it is odd.
+        // (Jan 8, Feb 12 and Apr 8 are even.)
+        assert_eq!(
+            days("0 0 */2 * MON#2", "2024-01-01 00:00:00", 2),
+            ["2024-03-11", "2024-05-13"]
+        );
+    }
+
+    #[test]
+    fn error_names_the_field_index() {
+        let e = CronExpr::parse("0 0 15X * *").unwrap_err();
+        assert_eq!(e.field_index(), Some(2));
+        let e = CronExpr::parse("0 0 0 15 * 5#9").unwrap_err();
+        assert_eq!(e.field_index(), Some(5));
+        let e = CronExpr::parse("0 0 0 1 1 * 1969").unwrap_err();
+        assert_eq!(e.field_index(), Some(6));
+        let e = CronExpr::parse("0 0 30 2 *").unwrap_err();
+        assert_eq!(e.field_index(), None);
     }
 }
