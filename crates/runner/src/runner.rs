@@ -300,6 +300,9 @@ impl Runner {
                 ),
             }
         }
+        if let Err(e) = scheduler_store::runners::remove(&shared.pool, &cfg.owner).await {
+            tracing::debug!(error = %e, "cannot remove the runner's row");
+        }
         alarm.abort();
         tracing::info!("runner stopped");
         Ok(())
@@ -1081,6 +1084,17 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
         }
         shared.sync_clock().await;
         let tokens = shared.held_tokens();
+        // Runners alive, for operators (admin route, console); a failed write only hides it.
+        if let Err(e) = scheduler_store::runners::heartbeat(
+            &shared.pool,
+            &shared.config.owner,
+            shared.clock.now(),
+            tokens.len(),
+        )
+        .await
+        {
+            tracing::debug!(error = %e, "cannot record the heartbeat");
+        }
         if tokens.is_empty() {
             continue;
         }

@@ -4,8 +4,11 @@
 //! (regenerate with `make sqlx-prepare` after changing a query or a migration).
 
 pub mod attachments;
+pub mod console;
 mod error;
 pub mod fires;
+pub mod operations;
+pub mod runners;
 pub mod schedulers;
 pub mod secrets;
 pub mod tenancy;
