@@ -61,6 +61,9 @@ pub struct RunnerConfig {
     pub batch_size: u32,
     /// Most deliveries in flight at once (default 256).
     pub concurrency: usize,
+    /// Claim loops sharing those deliveries (default 2): one claims the next batch while
+    /// another waits for free delivery slots.
+    pub claimers: usize,
     /// Longest wait between two looks at the database when nothing wakes the runner (default
     /// 1 s).
     pub poll_interval: Duration,
@@ -93,6 +96,7 @@ impl Default for RunnerConfig {
             owner: default_owner(),
             batch_size: 500,
             concurrency: 256,
+            claimers: 2,
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             misfire_grace: Duration::from_secs(60),
@@ -125,6 +129,9 @@ impl RunnerConfig {
         }
         if self.concurrency == 0 || self.concurrency > 100_000 {
             return Err("runner concurrency must be from 1 to 100000".into());
+        }
+        if self.claimers == 0 || self.claimers > 16 {
+            return Err("runner claimers must be from 1 to 16".into());
         }
         positive(self.poll_interval, "runner poll interval")?;
         if self.lease < Duration::from_secs(1) {

@@ -200,37 +200,25 @@ impl Runner {
             .dead_letters_on()
             .then(|| tokio::spawn(dead_letters(shared.clone(), shutdown.child_token())));
         let pruner = tokio::spawn(prune(shared.clone(), shutdown.child_token()));
+        // Claimers share the delivery slots; SKIP LOCKED keeps their claims disjoint, so one
+        // claims the next batch while another waits for slots for the last one.
         let semaphore = Arc::new(Semaphore::new(cfg.concurrency));
-        let mut tasks = JoinSet::new();
-        let mut clock_moved = shared.clock.subscribe();
-        let mut work = Work {
-            semaphore: &semaphore,
-            tasks: &mut tasks,
-            done: &done_tx,
-            shutdown: &shutdown,
-        };
-
-        loop {
-            if shutdown.is_cancelled() {
-                break;
-            }
-            while work.tasks.try_join_next().is_some() {}
-            let round = match shared.take_work(&mut work).await {
-                Ok(round) => round,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
-                    Round::default()
-                }
-            };
-            if round.full {
-                continue;
-            }
-            let idle = shared.idle_wait(round.took).await;
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = wake.notified() => {}
-                () = moved(&mut clock_moved) => {}
-                () = tokio::time::sleep(idle) => {}
+        let claimers: Vec<_> = (0..cfg.claimers)
+            .map(|_| {
+                tokio::spawn(claim_loop(ClaimLoop {
+                    shared: shared.clone(),
+                    semaphore: semaphore.clone(),
+                    done: done_tx.clone(),
+                    shutdown: shutdown.clone(),
+                    wake: wake.clone(),
+                }))
+            })
+            .collect();
+        let mut task_sets = Vec::with_capacity(claimers.len());
+        for c in claimers {
+            match c.await {
+                Ok(tasks) => task_sets.push(tasks),
+                Err(e) => tracing::error!(error = %e, "a claim loop failed"),
             }
         }
 
@@ -245,22 +233,26 @@ impl Runner {
             tokio::time::sleep_until(deadline).await;
             give_up.cancel();
         });
-        tracing::info!(
-            in_flight = tasks.len(),
-            held = shared.held_count(),
-            "runner stopping"
-        );
-        let drain = async { while tasks.join_next().await.is_some() {} };
+        let in_flight: usize = task_sets.iter().map(JoinSet::len).sum();
+        tracing::info!(in_flight, held = shared.held_count(), "runner stopping");
+        let drain = async {
+            for tasks in &mut task_sets {
+                while tasks.join_next().await.is_some() {}
+            }
+        };
         if tokio::time::timeout_at(deadline - reserve, drain)
             .await
             .is_err()
         {
+            let left: usize = task_sets.iter().map(JoinSet::len).sum();
             tracing::warn!(
-                left = tasks.len(),
+                left,
                 "shutdown deadline near; abandoning the remaining deliveries"
             );
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            for tasks in &mut task_sets {
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+            }
         }
         drop(done_tx);
         let _ = writer.await;
@@ -307,6 +299,52 @@ impl Runner {
         tracing::info!("runner stopped");
         Ok(())
     }
+}
+
+/// What one claim loop runs with.
+struct ClaimLoop {
+    shared: Arc<Shared>,
+    semaphore: Arc<Semaphore>,
+    done: mpsc::UnboundedSender<Delivered>,
+    shutdown: CancellationToken,
+    wake: Arc<Notify>,
+}
+
+/// Claims and leases until shutdown, starting a delivery task per fire; returns the tasks
+/// still running, for `run` to drain within the shutdown deadline.
+async fn claim_loop(l: ClaimLoop) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    let mut clock_moved = l.shared.clock.subscribe();
+    let mut work = Work {
+        semaphore: &l.semaphore,
+        tasks: &mut tasks,
+        done: &l.done,
+        shutdown: &l.shutdown,
+    };
+    loop {
+        if l.shutdown.is_cancelled() {
+            break;
+        }
+        while work.tasks.try_join_next().is_some() {}
+        let round = match l.shared.take_work(&mut work).await {
+            Ok(round) => round,
+            Err(e) => {
+                tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
+                Round::default()
+            }
+        };
+        if round.full {
+            continue;
+        }
+        let idle = l.shared.idle_wait(round.took).await;
+        tokio::select! {
+            () = l.shutdown.cancelled() => break,
+            () = l.wake.notified() => {}
+            () = moved(&mut clock_moved) => {}
+            () = tokio::time::sleep(idle) => {}
+        }
+    }
+    tasks
 }
 
 /// What one round of the loop did.
@@ -1119,6 +1157,8 @@ async fn listen(pool: PgPool, wake: Arc<Notify>, stop: CancellationToken) {
             loop {
                 let n = listener.recv().await?;
                 tracing::trace!(payload = n.payload(), "due notification");
+                // Every waiting claimer, and the next one to wait if none is.
+                wake.notify_waiters();
                 wake.notify_one();
             }
         };

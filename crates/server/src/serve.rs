@@ -131,6 +131,10 @@ pub struct RunnerArgs {
     /// Most deliveries in flight at once.
     #[arg(long, env = "RUNNER_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub runner_concurrency: u64,
+    /// Claim loops per runner, sharing its deliveries (one claims while another waits for
+    /// delivery slots).
+    #[arg(long, env = "RUNNER_CLAIMERS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub runner_claimers: u64,
     /// Longest wait, in milliseconds, between two looks at the database when nothing wakes
     /// the runner.
     #[arg(long, env = "RUNNER_POLL_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=1000))]
@@ -191,6 +195,7 @@ impl RunnerArgs {
         let cfg = RunnerConfig {
             batch_size: self.runner_batch_size,
             concurrency: usize::try_from(self.runner_concurrency).unwrap_or(usize::MAX),
+            claimers: usize::try_from(self.runner_claimers).unwrap_or(2),
             poll_interval: Duration::from_millis(self.runner_poll_interval_ms),
             lease: Duration::from_secs(self.runner_lease_secs),
             misfire_grace: Duration::from_secs(self.misfire_grace_secs),
