@@ -256,10 +256,14 @@ impl Runner {
         }
         drop(done_tx);
         let _ = writer.await;
-        if let Some(d) = dead_letters {
-            let _ = d.await;
+        // A dead-letter produce can wait for a broker that is down: it gets until the deadline,
+        // and what it still holds is given back below.
+        for mut task in dead_letters.into_iter().chain([pruner]) {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
         }
-        let _ = pruner.await;
         stop_heartbeat.cancel();
         let _ = heartbeat.await;
         let _ = listener.await;
