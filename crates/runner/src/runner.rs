@@ -417,7 +417,7 @@ impl Shared {
     }
 
     /// Retries a database write until it succeeds, waiting out an outage with backoff, or until
-    /// the shutdown deadline passes (None: not written).
+    /// the shutdown deadline passes or the database refuses it for good (None: not written).
     async fn durably<T, F, Fut>(&self, what: &str, mut op: F) -> Option<T>
     where
         F: FnMut() -> Fut,
@@ -432,6 +432,12 @@ impl Shared {
                         tracing::info!(what, failures, "written after the database came back");
                     }
                     return Some(v);
+                }
+                Err(e) if !e.is_transient() => {
+                    // Another try would fail the same way. Not written: the caller lets the
+                    // lease go, and the fire is taken again when it expires.
+                    tracing::error!(what, error = %e, "the database refused the write");
+                    return None;
                 }
                 Err(e) => {
                     failures += 1;
@@ -619,13 +625,14 @@ impl Shared {
             })
             .collect();
         let now = self.clock.now();
-        if self
+        let given = self
             .durably("give back unsent fires", || {
                 fires::release(&self.pool, &leases, now)
             })
-            .await
-            .is_some()
-        {
+            .await;
+        // Unless the shutdown deadline cut it short (then `run` gives them back at the end),
+        // stop renewing: given back, or refused for good and left to expire.
+        if given.is_some() || !self.give_up.is_cancelled() {
             self.forget(fires.iter().map(|f| f.id));
         }
     }
@@ -909,7 +916,9 @@ impl Shared {
                 tracing::info!(fire_id = %fire.id, lease_seq = fire.lease_seq, "the lease moved on (taken over, or the fire was cancelled); this outcome is dropped")
             }
             // The shutdown deadline passed: the lease stays held and is given back (or expires).
-            None => return,
+            None if self.give_up.is_cancelled() => return,
+            // Refused for good: stop renewing, so the lease expires and the fire is taken again.
+            None => {}
         }
         self.forget(std::iter::once(fire.id));
     }
@@ -991,15 +1000,21 @@ impl Shared {
                 fires::mark_delivered_many(&self.pool, &tokens, &ats)
             })
             .await;
-        if let Some(n) = written {
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if n < tokens.len() {
-                tracing::info!(
-                    dropped = tokens.len() - n,
-                    "delivered fires not recorded: cancelled, or their lease moved on"
-                );
+        match written {
+            Some(n) => {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                if n < tokens.len() {
+                    tracing::info!(
+                        dropped = tokens.len() - n,
+                        "delivered fires not recorded: cancelled, or their lease moved on"
+                    );
+                }
+                self.forget(tokens.iter().map(|t| t.fire_id));
             }
-            self.forget(tokens.iter().map(|t| t.fire_id));
+            // Refused for good: stop renewing; the fires are delivered again after the lease.
+            None if !self.give_up.is_cancelled() => self.forget(tokens.iter().map(|t| t.fire_id)),
+            // Shutdown deadline: they stay held and are given back at the end if possible.
+            None => {}
         }
         // Dropping the batch frees its delivery slots.
     }

@@ -22,4 +22,27 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// True when trying the same statement again may succeed: the connection or the server
+    /// failed (lost connection, pool timeout, a restart or shutdown, too many connections, a
+    /// serialization failure or deadlock, a statement or lock timeout). False for errors the
+    /// statement itself causes (bad data, a constraint), which another try repeats.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                let code = db.code().unwrap_or_default();
+                // 08 connection exception, 40 transaction rollback, 53 insufficient resources,
+                // 57 operator intervention (shutdown, statement timeout), 58 system error,
+                // 55P03 lock not available.
+                ["08", "40", "53", "57", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || code == "55P03"
+            }
+            StoreError::Database(_) => true,
+            StoreError::NotFound | StoreError::AlreadyExists | StoreError::Corrupt(_) => false,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;

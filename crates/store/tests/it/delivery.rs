@@ -201,3 +201,33 @@ async fn a_pending_dead_letter_is_taken_again_until_it_is_sent() {
             .is_empty()
     );
 }
+
+/// The runner retries a write until the database takes it, but only while another try may
+/// succeed: an error the statement itself causes is not transient, a lost server is.
+#[tokio::test]
+async fn transient_errors_are_told_from_refusals() {
+    let db = fresh_db().await;
+    let token = fires::LeaseToken {
+        fire_id: uuid::Uuid::now_v7(),
+        seq: 1,
+    };
+    let refused = fires::mark_retrying(
+        &db.pool,
+        &fires::Failure {
+            token,
+            error: "a NUL \0 byte Postgres text cannot hold",
+            sent: true,
+        },
+        at("2026-01-01T00:00:00Z"),
+    )
+    .await
+    .expect_err("Postgres refuses a NUL in text");
+    assert!(!refused.is_transient(), "{refused}");
+
+    let pool = db.pool.clone();
+    pool.close().await;
+    let lost = fires::mark_dead_letter_sent(&pool, token)
+        .await
+        .expect_err("the pool is closed");
+    assert!(lost.is_transient(), "{lost}");
+}
