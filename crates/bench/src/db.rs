@@ -155,6 +155,52 @@ pub async fn insert_recurring(
     Ok(())
 }
 
+/// `n` delivered fires that finished ten days ago (past the default 7-day retention), as a
+/// history that has not been pruned for a while would hold.
+pub async fn insert_finished_backlog(pool: &PgPool, n: u64) -> anyhow::Result<()> {
+    // In slices, so one statement's WAL and memory stay bounded.
+    const SLICE: i64 = 1_000_000;
+    let n = n as i64;
+    let mut from = 0;
+    while from < n {
+        let to = (from + SLICE).min(n);
+        sqlx::query(
+            r#"INSERT INTO fires (id, scheduler_id, organization_id, scheduled_for, status,
+                   attempts, available_at, created_at, delivered_at, finished_at)
+               SELECT gen_random_uuid(), lpad(to_hex(g % 100000), 24, '0'), $1, t, 'delivered',
+                      1, t, t, t, t
+               FROM (SELECT g, now() - interval '10 days' + g * interval '1 millisecond' AS t
+                     FROM generate_series($2::int8, $3::int8 - 1) g) x"#,
+        )
+        .bind(ORG)
+        .bind(from)
+        .bind(to)
+        .execute(pool)
+        .await?;
+        from = to;
+    }
+    Ok(())
+}
+
+/// Rows of `fires` past the default retention, all rows, and the table's size with its
+/// indexes.
+pub async fn history_size(pool: &PgPool) -> anyhow::Result<Value> {
+    let (past, rows, bytes): (i64, i64, i64) = sqlx::query_as(
+        r#"SELECT (SELECT count(*) FROM fires
+                   WHERE status IN ('delivered', 'cancelled')
+                     AND finished_at < now() - interval '7 days'),
+                  (SELECT count(*) FROM fires),
+                  pg_total_relation_size('fires')"#,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(json!({
+        "past_retention": past,
+        "rows": rows,
+        "total_mib": (bytes as f64 / 1048576.0 * 10.0).round() / 10.0,
+    }))
+}
+
 /// The `api` owner's rows (ids `API_BASE + 1..=n`), inserted once.
 pub async fn ensure_api_rows(pool: &PgPool, n: u64) -> anyhow::Result<()> {
     let have: i64 = sqlx::query_scalar("SELECT count(*) FROM schedulers WHERE created_by = 'api'")

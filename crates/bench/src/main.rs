@@ -54,7 +54,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ceiling,api,burst,steady,scale"
+        default_value = "ceiling,api,burst,steady,scale,retention"
     )]
     only: Vec<String>,
     /// Partitions of each bench topic.
@@ -75,6 +75,8 @@ struct Sizes {
     api_concurrency: usize,
     pgbench_secs: u64,
     claim_rows: u64,
+    /// Finished fires past retention in the history when the retention run starts.
+    backlog: u64,
 }
 
 impl Sizes {
@@ -90,6 +92,7 @@ impl Sizes {
                 api_concurrency: 64,
                 pgbench_secs: 5,
                 claim_rows: 50_000,
+                backlog: 1_000_000,
             }
         } else {
             Self {
@@ -102,6 +105,7 @@ impl Sizes {
                 api_concurrency: 64,
                 pgbench_secs: 15,
                 claim_rows: 100_000,
+                backlog: 10_000_000,
             }
         }
     }
@@ -183,17 +187,17 @@ async fn main() -> anyhow::Result<()> {
     if want("burst") {
         results.push((
             "burst-kafka".into(),
-            run_delivery(&ctx, "burst-kafka", true, s.burst, 0).await?,
+            run_delivery(&ctx, Load::burst("burst-kafka", true, s.burst)).await?,
         ));
         results.push((
             "burst-webhook".into(),
-            run_delivery(&ctx, "burst-webhook", false, s.burst, 0).await?,
+            run_delivery(&ctx, Load::burst("burst-webhook", false, s.burst)).await?,
         ));
     }
     if want("steady") {
         for rate in s.rates {
             let name = format!("steady-{rate}");
-            let r = run_delivery(&ctx, &name, true, rate * s.steady_secs, rate).await?;
+            let r = run_delivery(&ctx, Load::steady(&name, rate, s.steady_secs)).await?;
             results.push((name, r));
         }
     }
@@ -213,10 +217,14 @@ async fn main() -> anyhow::Result<()> {
         let setup = t.elapsed().as_secs_f64();
         let rate = s.rates[0];
         let name = format!("scale-{rate}");
-        let mut r = run_delivery(&ctx, &name, true, rate * s.steady_secs, rate).await?;
+        let mut r = run_delivery(&ctx, Load::steady(&name, rate, s.steady_secs)).await?;
         r["idle_schedulers"] = json!(s.idle);
         r["idle_insert_and_vacuum_secs"] = json!(round1(setup));
         results.push((name, r));
+    }
+
+    if want("retention") {
+        results.push(("retention".into(), run_retention(&ctx).await?));
     }
 
     let info = json!({
@@ -343,13 +351,46 @@ impl Ctx {
 
 /// Delivers `n` one-shot fires (all due at one instant when `rate` is 0, else `rate` a second)
 /// through a fresh runner process, to Kafka or the webhook receiver, and measures them.
-async fn run_delivery(
-    ctx: &Ctx,
-    name: &str,
+/// One delivery run: `fires` one-shots due at once (`rate` 0) or `rate` a second, to Kafka or
+/// the webhook receiver, over a history holding `backlog` finished fires past retention.
+struct Load<'a> {
+    name: &'a str,
     kafka: bool,
-    n: u64,
+    fires: u64,
     rate: u64,
-) -> anyhow::Result<Value> {
+    backlog: u64,
+}
+
+impl<'a> Load<'a> {
+    fn burst(name: &'a str, kafka: bool, fires: u64) -> Self {
+        Self {
+            name,
+            kafka,
+            fires,
+            rate: 0,
+            backlog: 0,
+        }
+    }
+
+    fn steady(name: &'a str, rate: u64, secs: u64) -> Self {
+        Self {
+            name,
+            kafka: true,
+            fires: rate * secs,
+            rate,
+            backlog: 0,
+        }
+    }
+}
+
+async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
+    let Load {
+        name,
+        kafka,
+        fires: n,
+        rate,
+        backlog,
+    } = load;
     eprintln!(
         "bench: {name}: {n} fires{}",
         if rate > 0 {
@@ -359,6 +400,17 @@ async fn run_delivery(
         }
     );
     db::reset_load(&ctx.pool).await?;
+    let history_before = if backlog > 0 {
+        eprintln!("bench: {name}: storing {backlog} finished fires past retention");
+        let t = Instant::now();
+        db::insert_finished_backlog(&ctx.pool, backlog).await?;
+        db::vacuum(&ctx.pool).await?;
+        let mut h = db::history_size(&ctx.pool).await?;
+        h["insert_and_vacuum_secs"] = json!(round1(t.elapsed().as_secs_f64()));
+        h
+    } else {
+        db::history_size(&ctx.pool).await?
+    };
     let mut kafka_sink = None;
     let (got, job): (Collector, Value) = if kafka {
         let topic = format!("bench-{name}");
@@ -399,6 +451,7 @@ async fn run_delivery(
     }
     let named = [("runner", runner.pid()), ("broker", ctx.tansu.proc.pid())];
     let cpu0 = cpu_snapshot(&named);
+    let cpu_started = Instant::now();
 
     let span = n.checked_div(rate).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(span + 240);
@@ -420,6 +473,8 @@ async fn run_delivery(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cpu1 = cpu_snapshot(&named);
+    let run_secs = cpu_started.elapsed().as_secs_f64();
+    let history_after = db::history_size(&ctx.pool).await?;
     // Let late duplicates arrive and the last outcomes be written.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let hwm = status_mib(runner.pid(), "VmHWM");
@@ -488,6 +543,47 @@ async fn run_delivery(
         "delivered_per_sec": delivered_per_sec,
         "lag_per_sec": lag_per_sec,
         "lag_cdf_ms_pct": lag_cdf,
+        "history": retention_report(backlog, &history_before, &history_after, run_secs),
+    }))
+}
+
+/// The history's size before and after a run and, with a backlog, how much of it the runner
+/// pruned meanwhile and at what rate.
+fn retention_report(backlog: u64, before: &Value, after: &Value, secs: f64) -> Value {
+    let left = after["past_retention"].as_i64().unwrap_or(0);
+    let pruned = before["past_retention"].as_i64().unwrap_or(0) - left;
+    json!({
+        "backlog": backlog,
+        "before": before,
+        "after": after,
+        "pruned": pruned,
+        "pruned_per_sec": round1(pruned as f64 / secs.max(0.001)),
+        "backlog_left": left,
+    })
+}
+
+/// Steady 2,000 fires/s twice: on an empty history, then with `backlog` finished fires past
+/// their retention that the runner prunes meanwhile. Reports both lags, how much of the
+/// backlog went (and at what rate), and the size of `fires` with its indexes before and after.
+async fn run_retention(ctx: &Ctx) -> anyhow::Result<Value> {
+    let s = &ctx.sizes;
+    let rate = s.rates[0];
+    let n = rate * s.steady_secs;
+    let load = |name, backlog| Load {
+        name,
+        kafka: true,
+        fires: n,
+        rate,
+        backlog,
+    };
+    let base = run_delivery(ctx, load("retention-base", 0)).await?;
+    let with = run_delivery(ctx, load("retention-backlog", s.backlog)).await?;
+    Ok(json!({
+        "name": "retention",
+        "backlog": s.backlog,
+        "rate_per_sec": rate,
+        "without_backlog": base,
+        "with_backlog": with,
     }))
 }
 

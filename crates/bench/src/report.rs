@@ -283,6 +283,39 @@ pub fn summary(
             }
         }
     }
+    if let Some(r) = get(results, "retention") {
+        let base = &r["without_backlog"];
+        let with = &r["with_backlog"];
+        let (p99_base, p99_with) = (f(&base["lag_ms"]["p99"]), f(&with["lag_ms"]["p99"]));
+        let h = &with["history"];
+        let ok = p99_with <= p99_base * 1.1
+            && with["distinct_fire_ids"] == with["fires"]
+            && with["duplicates"] == 0;
+        rows.push((
+            format!(
+                "retention: steady {}/s over {} fires past retention, lag p99 within 10% of the run without",
+                num(f(&r["rate_per_sec"])),
+                num(f(&r["backlog"]))
+            ),
+            format!(
+                "p99 {p99_with:.1} ms vs {p99_base:.1} ms; pruned {} ({}/s), {} left; fires {} -> {} MiB",
+                num(f(&h["pruned"])),
+                num(f(&h["pruned_per_sec"])),
+                num(f(&h["backlog_left"])),
+                f(&h["before"]["total_mib"]),
+                f(&h["after"]["total_mib"]),
+            ),
+            "-".into(),
+            Some(ok),
+            "claim (offered load)".into(),
+        ));
+        if !ok {
+            missed.push(format!(
+                "**retention**: p99 {p99_with:.1} ms with the backlog vs {p99_base:.1} ms without. {}",
+                profile(with)
+            ));
+        }
+    }
     if let Some(api) = get(results, "api") {
         for (call, c, what) in [
             ("get_by_id", get_ceiling, "select"),
