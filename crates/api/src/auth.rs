@@ -196,6 +196,27 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
     diff == 0
 }
 
+impl Tenant {
+    /// The tenant a console page acts as, once the console checked its session may see the
+    /// organization and that the user exists there.
+    pub(crate) fn for_console(
+        organization_id: &str,
+        user_id: &str,
+        params: HashMap<String, String>,
+    ) -> Self {
+        Self {
+            organization_id: organization_id.to_owned(),
+            user_id: user_id.to_owned(),
+            params,
+        }
+    }
+}
+
+/// Compares two secrets without an early exit (for the console's token and CSRF checks).
+pub(crate) fn secrets_equal(a: &str, b: &str) -> bool {
+    constant_time_eq(a, b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::constant_time_eq;

@@ -8,6 +8,7 @@
 
 mod auth;
 mod body;
+mod console;
 mod document;
 mod error;
 mod form;
@@ -170,6 +171,14 @@ pub fn router(state: AppState) -> Router {
                 get(routes::schedulers::preview),
             )
             .route(
+                &format!("{base}/preview"),
+                post(routes::operations::preview_draft),
+            )
+            .route(
+                &format!("{base}/{{scheduler_id}}/fires/{{fire_id}}/redrive"),
+                post(routes::operations::redrive),
+            )
+            .route(
                 &format!("{base}/files"),
                 post(routes::files::create_with_files).layer(DefaultBodyLimit::max(form_limit)),
             )
@@ -199,7 +208,14 @@ pub fn router(state: AppState) -> Router {
         "/admin/organizations/{organization_id}/tokens/{token_id}",
         axum::routing::delete(routes::admin::revoke_token),
     )
+    .route("/admin/runners", get(routes::operations::admin_runners))
+    .route("/admin/stats", get(routes::operations::admin_stats))
+    .route(
+        "/admin/dead-fires/redrive",
+        post(routes::operations::admin_redrive_group),
+    )
     .route("/openapi.json", get(routes::openapi_json))
+    .merge(console::router())
     .fallback(routes::not_found)
     .method_not_allowed_fallback(routes::method_not_allowed)
     .layer(DefaultBodyLimit::max(body_limit))

@@ -98,7 +98,9 @@ impl Modify for SecuritySchemes {
 
 /// The document as JSON, with the `/v1` copies of the tenant routes.
 pub(crate) fn document() -> Value {
-    let api = ApiDoc::openapi().merge_from(crate::routes::secrets::SecretsDoc::openapi());
+    let api = ApiDoc::openapi()
+        .merge_from(crate::routes::secrets::SecretsDoc::openapi())
+        .merge_from(crate::routes::operations::OperationsDoc::openapi());
     let mut doc = serde_json::to_value(api).unwrap_or_else(|e| {
         // Serializing a derived document cannot fail; an empty document beats a crash.
         tracing::error!(error = %e, "cannot serialize the OpenAPI document");

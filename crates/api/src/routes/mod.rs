@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod files;
+pub(crate) mod operations;
 pub(crate) mod schedulers;
 pub(crate) mod secrets;
 
