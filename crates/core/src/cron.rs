@@ -113,6 +113,8 @@ enum DomOp {
 /// A day-of-week operator, evaluated month by month (weekday: Sunday = 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DowOp {
+    /// `L` alone: Quartz's "7 or SAT", every such weekday.
+    Every(u32),
     /// `nL`: the last such weekday of the month.
     Last(u32),
     /// `n#k`: the k-th (1..=5) such weekday of the month; none when the month has fewer.
@@ -417,6 +419,15 @@ impl DowOp {
     /// As [`DomOp::days`].
     fn days(self, dim: u32, first: u32) -> u32 {
         let day = match self {
+            DowOp::Every(w) => {
+                let mut days = 0;
+                let mut d = 1 + (w + 7 - first) % 7;
+                while d <= dim {
+                    days |= 1 << d;
+                    d += 7;
+                }
+                return days;
+            }
             DowOp::Last(w) => Some(dim - (weekday_of(first, dim) + 7 - w) % 7),
             DowOp::Nth(w, k) => Some(1 + (w + 7 - first) % 7 + 7 * (k - 1)).filter(|d| *d <= dim),
         };
@@ -533,7 +544,7 @@ fn parse_dow_op(item: &str) -> Result<Option<DowOp>, CronError> {
         parse_value(text, DAY_OF_WEEK, false).map(|v| v % 7)
     };
     if upper == "L" {
-        return Ok(Some(DowOp::Last(6)));
+        return Ok(Some(DowOp::Every(6)));
     }
     if let Some((day, k)) = upper.split_once('#') {
         let k = small_number(k, 1, 5).ok_or_else(bad)?;
@@ -985,7 +996,7 @@ mod operator_tests {
         // L alone in day of week is Quartz's "7 or SAT": every Saturday.
         assert_eq!(
             days("0 0 * * L", "2024-03-01 00:00:00", 2),
-            ["2024-03-30", "2024-04-27"]
+            ["2024-03-02", "2024-03-09"]
         );
         // Second Mondays: 2024-01-08, 2024-02-12.
         assert_eq!(

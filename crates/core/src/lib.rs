@@ -7,6 +7,8 @@
 
 mod cron;
 mod error;
+mod expression;
+mod flexible;
 mod ids;
 pub mod job;
 mod local;
@@ -16,7 +18,8 @@ mod slots;
 
 pub use cron::{CronError, CronExpr};
 pub use error::ValidationError;
+pub use expression::{ExpressionError, RateUnit, ScheduleExpression};
 pub use ids::{validate_tenant_id, InvalidSchedulerId, SchedulerId, MAX_TENANT_ID_LEN};
 pub use plan::{Plan, PlanInput, PlannedFire, FIRE_ALL_LIMIT};
-pub use schedule::{Frequency, MisfirePolicy, Schedule, ScheduleKind};
+pub use schedule::{Frequency, MisfirePolicy, Schedule, ScheduleKind, MAX_FLEXIBLE_WINDOW_MINUTES};
 pub use slots::Slots;

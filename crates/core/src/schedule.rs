@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::cron::CronExpr;
 use crate::error::ValidationError;
-use crate::local::local_of;
+use crate::expression::ScheduleExpression;
+use crate::local::{local_of, resolve};
 
 /// `type` of a scheduler document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -188,6 +189,10 @@ pub struct Schedule {
     pub(crate) max_fires: Option<u32>,
     pub(crate) misfire_policy: MisfirePolicy,
     pub(crate) rule: Rule,
+    /// `schedule_expression` as given, when the timing came from one.
+    pub(crate) expression: Option<String>,
+    /// `flexible_time_window_minutes`: 0 (off) to 1,440.
+    pub(crate) flexible_window_minutes: u32,
 }
 
 const TYPE_MESSAGE: &str = "type must be one of: recurring, non_recurring";
@@ -195,6 +200,17 @@ const UNIT_MESSAGE: &str =
     "trigger_frequency_unit must be one of: minutes, hours, days, weeks, months, years, cron";
 const VALUE_MESSAGE: &str = "trigger_frequency_value must be an integer from 1 to 1000000";
 const MAX_VALUE: u32 = 1_000_000;
+/// Largest `flexible_time_window_minutes` (a day, as in EventBridge).
+pub const MAX_FLEXIBLE_WINDOW_MINUTES: u32 = 1_440;
+const WINDOW_MESSAGE: &str = "flexible_time_window_minutes must be an integer from 0 (off) to 1440";
+/// The fields a `schedule_expression` stands instead of (SPEC 5: never beside them).
+const REPLACED_BY_EXPRESSION: [&str; 5] = [
+    "trigger_frequency_unit",
+    "trigger_frequency_value",
+    "cron_expression",
+    "trigger_time",
+    "triger_month_and_day",
+];
 
 /// Present and not null.
 fn field<'a>(doc: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
@@ -274,10 +290,38 @@ impl Schedule {
     /// `start_date` (the three start fields carry the same instant; `start_time` is not used
     /// because old documents hold a bare time of day in it).
     pub fn from_json(doc: &Map<String, Value>) -> Result<Schedule, ValidationError> {
-        let kind = match string_enum(doc, "type", TYPE_MESSAGE)? {
-            None | Some("recurring") => ScheduleKind::Recurring,
-            Some("non_recurring") => ScheduleKind::NonRecurring,
+        let given_kind = match string_enum(doc, "type", TYPE_MESSAGE)? {
+            None => None,
+            Some("recurring") => Some(ScheduleKind::Recurring),
+            Some("non_recurring") => Some(ScheduleKind::NonRecurring),
             Some(_) => return Err(ValidationError::new("type", TYPE_MESSAGE)),
+        };
+        let expression = parse_expression(doc)?;
+        let kind = match (&expression, given_kind) {
+            (None, kind) => kind.unwrap_or(ScheduleKind::Recurring),
+            (Some((text, parsed)), kind) => {
+                let implied = match parsed {
+                    ScheduleExpression::At(_) => ScheduleKind::NonRecurring,
+                    _ => ScheduleKind::Recurring,
+                };
+                if kind.is_some_and(|k| k != implied) {
+                    return Err(ValidationError::new(
+                        "type",
+                        format!(
+                            "type {} does not match schedule_expression {text}, which is {} \
+                             (give type {} or leave it out)",
+                            kind.map_or("", ScheduleKind::as_str),
+                            if implied == ScheduleKind::Recurring {
+                                "recurring"
+                            } else {
+                                "a one-time schedule"
+                            },
+                            implied.as_str()
+                        ),
+                    ));
+                }
+                implied
+            }
         };
         if kind == ScheduleKind::NonRecurring {
             let msg = "one_time_schedule_type must be one of: exact";
@@ -295,13 +339,30 @@ impl Schedule {
                 .map_err(|_| ValidationError::new("timezone", tz_msg))?,
         };
 
-        let frequency = match kind {
-            ScheduleKind::NonRecurring => None,
-            ScheduleKind::Recurring => Some(parse_frequency(doc)?),
+        let frequency = match (kind, &expression) {
+            (ScheduleKind::NonRecurring, _) => None,
+            (ScheduleKind::Recurring, None) => Some(parse_frequency(doc)?),
+            (ScheduleKind::Recurring, Some(_)) => None,
         };
 
         let example = "2024-09-11T14:35:00.000Z";
+        // at(...) carries its own instant; a start given beside it (a stored document's, on
+        // update) is replaced by it.
+        let at_start = match &expression {
+            Some((text, ScheduleExpression::At(local))) => Some(
+                resolve(timezone, *local)
+                    .map(|r| r.instant)
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            "schedule_expression",
+                            format!("schedule_expression {text} is out of range"),
+                        )
+                    })?,
+            ),
+            _ => None,
+        };
         let start = match field(doc, "start_datetime") {
+            _ if at_start.is_some() => at_start,
             Some(Value::String(s)) if !s.is_empty() => {
                 datetime_field(doc, "start_datetime", example)?
             }
@@ -312,6 +373,7 @@ impl Schedule {
 
         let (trigger_time, month_day) = match kind {
             ScheduleKind::NonRecurring => (None, None),
+            ScheduleKind::Recurring if expression.is_some() => (None, None),
             ScheduleKind::Recurring => {
                 let example = "1969-12-31T16:00:00.000Z";
                 let time = datetime_field(doc, "trigger_time", example)?
@@ -353,7 +415,23 @@ impl Schedule {
             Some(s) => s.parse()?,
         };
 
-        let rule = build_rule(frequency.as_ref(), timezone, start, trigger_time, month_day);
+        let flexible_window_minutes = match field(doc, "flexible_time_window_minutes") {
+            None => 0,
+            Some(v) => integer_field(v, 0, u64::from(MAX_FLEXIBLE_WINDOW_MINUTES))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    ValidationError::new("flexible_time_window_minutes", WINDOW_MESSAGE)
+                })?,
+        };
+
+        let rule = match &expression {
+            None => build_rule(frequency.as_ref(), timezone, start, trigger_time, month_day),
+            Some((_, ScheduleExpression::At(_))) => Rule::Once,
+            Some((_, ScheduleExpression::Rate { value, unit })) => Rule::Fixed {
+                step_ms: i64::from(*value) * unit.millis(),
+            },
+            Some((_, ScheduleExpression::Cron(c))) => Rule::Cron(c.clone()),
+        };
         Ok(Schedule {
             kind,
             frequency,
@@ -363,7 +441,20 @@ impl Schedule {
             max_fires,
             misfire_policy,
             rule,
+            expression: expression.map(|(text, _)| text),
+            flexible_window_minutes,
         })
+    }
+
+    /// `schedule_expression` as given, when the timing comes from one (then
+    /// [`Schedule::frequency`] is `None`).
+    pub fn expression(&self) -> Option<&str> {
+        self.expression.as_deref()
+    }
+
+    /// `flexible_time_window_minutes` (0 = off).
+    pub fn flexible_window_minutes(&self) -> u32 {
+        self.flexible_window_minutes
     }
 
     pub fn kind(&self) -> ScheduleKind {
@@ -394,6 +485,46 @@ impl Schedule {
     pub fn misfire_policy(&self) -> MisfirePolicy {
         self.misfire_policy
     }
+}
+
+/// `schedule_expression`, when given (a string other than `""`), with its parsed form. Refused
+/// beside the frequency and cron fields it replaces.
+fn parse_expression(
+    doc: &Map<String, Value>,
+) -> Result<Option<(String, ScheduleExpression)>, ValidationError> {
+    let name = "schedule_expression";
+    let text = match field(doc, name) {
+        None => return Ok(None),
+        Some(Value::String(s)) if s.is_empty() => return Ok(None),
+        Some(Value::String(s)) => s,
+        Some(_) => {
+            return Err(ValidationError::new(
+                name,
+                "schedule_expression must be a string such as \"rate(5 minutes)\", \
+                 \"cron(0 12 ? * MON-FRI *)\" or \"at(2027-03-01T09:00:00)\"",
+            ))
+        }
+    };
+    for other in REPLACED_BY_EXPRESSION {
+        let given = match field(doc, other) {
+            None => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
+        };
+        if given {
+            return Err(ValidationError::new(
+                name,
+                format!(
+                    "schedule_expression and {other} cannot both be given: the expression \
+                     stands instead of trigger_frequency_unit, trigger_frequency_value, \
+                     cron_expression, trigger_time and triger_month_and_day"
+                ),
+            ));
+        }
+    }
+    let parsed = ScheduleExpression::parse(text)
+        .map_err(|e| ValidationError::new(name, format!("schedule_expression is invalid {e}")))?;
+    Ok(Some((text.clone(), parsed)))
 }
 
 fn parse_frequency(doc: &Map<String, Value>) -> Result<Frequency, ValidationError> {

@@ -6,6 +6,8 @@ use scheduler_core::{MisfirePolicy, PlanInput, Schedule, ScheduleKind, Validatio
 use serde_json::{json, Map, Value};
 
 // Submodules live in tests/timing/ so that cargo builds one test binary, not three.
+#[path = "timing/eventbridge.rs"]
+mod eventbridge;
 #[path = "timing/model.rs"]
 mod model;
 #[path = "timing/properties.rs"]

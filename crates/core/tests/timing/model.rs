@@ -324,3 +324,162 @@ pub fn cron_slots(
     found.retain(|t| *t <= to);
     finish(found, start, from, None, usize::MAX)
 }
+
+/// Whether `date` matches one item of a day field of the generator in `properties.rs`
+/// (`N`, `N-M`, `*/S`, names, and the Quartz operators), found by looking at the calendar:
+/// the whole month is listed and searched, nothing is computed from weekday arithmetic.
+fn day_item_matches(item: &str, dom_field: bool, date: NaiveDate) -> bool {
+    const NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    let month: Vec<NaiveDate> = (1..=31)
+        .filter_map(|d| NaiveDate::from_ymd_opt(date.year(), date.month(), d))
+        .collect();
+    let weekday = |d: &NaiveDate| d.weekday().num_days_from_sunday();
+    let is_weekday = |d: &&NaiveDate| (1..=5).contains(&weekday(d));
+    let day_of_week = |s: &str| -> u32 {
+        NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(s))
+            .map_or_else(|| s.parse::<u32>().unwrap() % 7, |i| i as u32)
+    };
+    let item = item.to_ascii_uppercase();
+    let plain_value = |s: &str| -> u32 {
+        if dom_field {
+            s.parse().unwrap()
+        } else {
+            day_of_week(s)
+        }
+    };
+    let here = if dom_field {
+        date.day()
+    } else {
+        weekday(&date)
+    };
+    if dom_field {
+        let last = *month.last().unwrap();
+        if item == "L" {
+            return date == last;
+        }
+        if let Some(n) = item.strip_prefix("L-") {
+            return last.day().checked_sub(n.parse().unwrap()) == Some(date.day());
+        }
+        if item == "LW" {
+            return Some(&date) == month.iter().rfind(is_weekday);
+        }
+        if let Some(n) = item.strip_suffix('W') {
+            let n: u32 = n.parse().unwrap();
+            if n > last.day() {
+                return false;
+            }
+            // The nearest Monday-Friday of this month (never a tie: see the docs).
+            let nearest = month
+                .iter()
+                .filter(is_weekday)
+                .min_by_key(|d| (i64::from(d.day()) - i64::from(n)).abs())
+                .unwrap();
+            return *nearest == date;
+        }
+    } else {
+        if item == "L" {
+            return weekday(&date) == 6;
+        }
+        if let Some((w, k)) = item.split_once('#') {
+            let w = day_of_week(w);
+            let k: usize = k.parse().unwrap();
+            return month.iter().filter(|d| weekday(d) == w).nth(k - 1) == Some(&date);
+        }
+        if let Some(w) = item.strip_suffix('L') {
+            let w = day_of_week(w);
+            return month.iter().rfind(|d| weekday(d) == w) == Some(&date);
+        }
+    }
+    let (range, step) = match item.split_once('/') {
+        Some((r, s)) => (r, s.parse::<u32>().unwrap()),
+        None => (item.as_str(), 1),
+    };
+    let (lo, hi) = match range {
+        "*" | "?" if dom_field => (1, 31),
+        "*" | "?" => (0, 6),
+        r => match r.split_once('-') {
+            Some((a, b)) => (plain_value(a), plain_value(b)),
+            None => (plain_value(r), plain_value(r)),
+        },
+    };
+    let mut v = lo;
+    while v <= hi {
+        if v == here {
+            return true;
+        }
+        v += step;
+    }
+    false
+}
+
+/// All slots in `[from, to]` of a cron schedule whose day fields may hold Quartz operators:
+/// the day fields are judged by [`day_item_matches`] with the Vixie rule, the others by
+/// croner with both day fields `*`, every local minute (and second) being scanned.
+pub fn operator_cron_slots(
+    expr: &str,
+    tz: Tz,
+    start: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    use croner::parser::{CronParser, Seconds, Year};
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let (di, wi) = if fields.len() == 5 { (2, 4) } else { (3, 5) };
+    let (dom, dow) = (fields[di], fields[wi]);
+    let and = dom.starts_with(['*', '?']) || dow.starts_with(['*', '?']);
+    let day_matches = |date: NaiveDate| {
+        let d = dom.split(',').any(|i| day_item_matches(i, true, date));
+        let w = dow.split(',').any(|i| day_item_matches(i, false, date));
+        if and {
+            d && w
+        } else {
+            d || w
+        }
+    };
+    let mut time_fields = fields.clone();
+    time_fields[di] = "*";
+    time_fields[wi] = "*";
+    let parser = CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Optional)
+        .build();
+    let time = parser.parse(&time_fields.join(" ")).unwrap();
+    let first = from.with_timezone(&tz).naive_local() - TimeDelta::hours(26);
+    let first = first
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap();
+    let last = to.with_timezone(&tz).naive_local() + TimeDelta::hours(3);
+    let mut found = Vec::new();
+    let mut minute = first;
+    let mut day_cache: Option<(NaiveDate, bool)> = None;
+    while minute <= last {
+        let date = minute.date();
+        let ok = match day_cache {
+            Some((d, ok)) if d == date => ok,
+            _ => {
+                let ok = day_matches(date);
+                day_cache = Some((date, ok));
+                ok
+            }
+        };
+        if ok {
+            let seconds: Vec<i64> = if fields.len() == 5 {
+                vec![0]
+            } else {
+                (0..60).collect()
+            };
+            for s in seconds {
+                let t = minute + TimeDelta::seconds(s);
+                if time.is_time_matching(&t).unwrap() {
+                    found.push(resolve(tz, t));
+                }
+            }
+        }
+        minute += TimeDelta::minutes(1);
+    }
+    found.retain(|t| *t <= to);
+    finish(found, start, from, None, usize::MAX)
+}

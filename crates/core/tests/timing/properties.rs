@@ -563,6 +563,116 @@ proptest! {
     }
 }
 
+/// Expressions whose day fields use the Quartz operators, alone, in lists, beside plain
+/// values, under both the AND and the OR rule; months and years chosen so that every one
+/// matches some day.
+fn operator_cron_expression() -> impl Strategy<Value = String> {
+    let second = prop::sample::select(vec!["0", "30", "0,30"]);
+    let minute = prop::sample::select(vec!["0", "30", "0,30", "*/15", "59", "*"]);
+    let hour = prop::sample::select(vec!["*", "2", "1-3", "0,12", "2,3", "23", "*/6"]);
+    let dom = prop::sample::select(vec![
+        "*",
+        "?",
+        "L",
+        "L-1",
+        "L-3",
+        "L-27",
+        "LW",
+        "lw",
+        "1W",
+        "15W",
+        "30W",
+        "31W",
+        "1,L",
+        "L,15W",
+        "10-12,L-2",
+        "*/2",
+        "15",
+        "?",
+    ]);
+    let month = prop::sample::select(vec!["*", "*", "*", "2", "2,3", "JAN-JUN", "*/2", "11"]);
+    let dow = prop::sample::select(vec![
+        "*", "?", "5L", "FRIL", "7L", "0L", "L", "MON#2", "1#1", "0#5", "sat#5", "5#3,1",
+        "MON-FRI", "6,0#2", "3L,3#1", "*",
+    ]);
+    let year = prop::sample::select(vec![None, None, Some("*"), Some("2000-2050/2")]);
+    (
+        prop_oneof![2 => Just(5usize), 1 => Just(6usize)],
+        second,
+        minute,
+        hour,
+        dom,
+        month,
+        dow,
+        year,
+    )
+        .prop_map(|(fields, s, mi, h, dom, mo, dow, y)| match (fields, y) {
+            (5, _) => format!("{mi} {h} {dom} {mo} {dow}"),
+            (_, None) => format!("{s} {mi} {h} {dom} {mo} {dow}"),
+            (_, Some(y)) => format!("{s} {mi} {h} {dom} {mo} {dow} {y}"),
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn cron_day_operators_match_a_calendar_model(
+        expr in operator_cron_expression(),
+        ((zone_name, tz), from) in zone_and_from(),
+    ) {
+        let doc = json!({
+            "trigger_frequency_unit": "cron", "cron_expression": expr,
+            "start_datetime": "1970-01-01T00:00:00.000Z", "timezone": zone_name,
+        });
+        let Value::Object(map) = &doc else { unreachable!() };
+        let schedule = match Schedule::from_json(map) {
+            Ok(s) => s,
+            // Only combinations that can never match may be refused (L-27 in February with
+            // 31W, ...); the model must then agree that nothing matches in the window.
+            Err(e) => {
+                prop_assert!(e.message.contains("never matches"), "{} refused: {}", expr, e);
+                let to = from + TimeDelta::days(1);
+                let none = model::operator_cron_slots(&expr, tz, ms(0), from, to);
+                prop_assert!(none.is_empty(), "{} refused but matches {:?}", expr, none);
+                return Ok(());
+            }
+        };
+        // Two days, so month ends and the operators' days are crossed often enough.
+        let to = from + TimeDelta::days(2);
+        let expected = model::operator_cron_slots(&expr, tz, schedule.start(), from, to);
+        let got: Vec<_> = schedule.slots_from(from).take_while(|t| *t <= to).collect();
+        prop_assert_eq!(&got, &expected, "{} in {} from {}", expr, tz, rfc(from));
+        for w in expected.windows(2) {
+            prop_assert_eq!(schedule.next_after(w[0]), Some(w[1]));
+        }
+    }
+
+    #[test]
+    fn delivery_instants_stay_in_their_window(
+        id in "[0-9a-f]{24}",
+        slot in 0i64..253_402_000_000_000,
+        minutes in 0u32..=1440,
+    ) {
+        let doc = json!({
+            "trigger_frequency_unit": "minutes", "trigger_frequency_value": 1,
+            "start_datetime": "1970-01-01T00:00:00.000Z",
+            "flexible_time_window_minutes": minutes,
+        });
+        let Value::Object(map) = &doc else { unreachable!() };
+        let schedule = Schedule::from_json(map).unwrap();
+        let slot = ms(slot);
+        let at = schedule.delivery_instant(&id, slot);
+        prop_assert!(at >= slot);
+        if minutes == 0 {
+            prop_assert_eq!(at, slot);
+        } else {
+            prop_assert!(at < slot + TimeDelta::minutes(i64::from(minutes)));
+        }
+        prop_assert_eq!(at, schedule.delivery_instant(&id, slot));
+    }
+}
+
 // ---------------------------------------------------------------- plan and validation
 
 #[derive(Debug, Clone)]
