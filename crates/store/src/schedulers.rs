@@ -30,6 +30,11 @@ pub struct SchedulerRecord {
     pub one_time_schedule_type: Option<String>,
     pub timezone: String,
     pub cron_expression: Option<String>,
+    /// EventBridge form (`rate(...)`, `cron(...)`, `at(...)`) as given; the frequency and cron
+    /// fields are `None` when it is set.
+    pub schedule_expression: Option<String>,
+    /// 0 (off) to 1,440.
+    pub flexible_time_window_minutes: i32,
     pub end_datetime: Option<DateTime<Utc>>,
     pub max_fires: Option<i64>,
     pub misfire_policy: String,
@@ -81,7 +86,8 @@ macro_rules! query_scheduler {
             "SELECT id, organization_id, created_by, updated_by, type AS kind, name, event_type,
                description, options, job, internal_id, channel_source, trigger_frequency_unit,
                trigger_frequency_value, trigger_time, triger_month_and_day, start_datetime,
-               one_time_schedule_type, timezone, cron_expression, end_datetime, max_fires,
+               one_time_schedule_type, timezone, cron_expression, schedule_expression,
+               flexible_time_window_minutes, end_datetime, max_fires,
                misfire_policy, is_paused, is_finished, next_fire_at, last_fired_at, fire_count,
                created_at, updated_at
              FROM schedulers " + $tail
@@ -99,9 +105,9 @@ pub async fn insert(tx: &mut Transaction<'_, Postgres>, s: &SchedulerRecord) -> 
                trigger_frequency_value, trigger_time, triger_month_and_day, start_datetime,
                one_time_schedule_type, timezone, cron_expression, end_datetime, max_fires,
                misfire_policy, is_paused, is_finished, next_fire_at, last_fired_at, fire_count,
-               created_at, updated_at)
+               created_at, updated_at, schedule_expression, flexible_time_window_minutes)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"#,
+                   $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)"#,
         s.id,
         s.organization_id,
         s.created_by,
@@ -132,6 +138,8 @@ pub async fn insert(tx: &mut Transaction<'_, Postgres>, s: &SchedulerRecord) -> 
         s.fire_count,
         s.created_at,
         s.updated_at,
+        s.schedule_expression,
+        s.flexible_time_window_minutes,
     )
     .execute(&mut **tx)
     .await?;
@@ -149,7 +157,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, s: &SchedulerRecord) -> 
                triger_month_and_day = $15, start_datetime = $16, one_time_schedule_type = $17,
                timezone = $18, cron_expression = $19, end_datetime = $20, max_fires = $21,
                misfire_policy = $22, is_paused = $23, is_finished = $24, next_fire_at = $25,
-               updated_at = $26
+               updated_at = $26, schedule_expression = $27, flexible_time_window_minutes = $28
            WHERE id = $1 AND organization_id = $2"#,
         s.id,
         s.organization_id,
@@ -177,6 +185,8 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, s: &SchedulerRecord) -> 
         s.is_finished,
         s.next_fire_at,
         s.updated_at,
+        s.schedule_expression,
+        s.flexible_time_window_minutes,
     )
     .execute(&mut **tx)
     .await?
@@ -323,6 +333,16 @@ impl SchedulerRecord {
             self.cron_expression
                 .clone()
                 .map_or(Value::Null, Value::String),
+        );
+        m.insert(
+            "schedule_expression".into(),
+            self.schedule_expression
+                .clone()
+                .map_or(Value::Null, Value::String),
+        );
+        m.insert(
+            "flexible_time_window_minutes".into(),
+            Value::from(self.flexible_time_window_minutes),
         );
         m.insert("end_datetime".into(), ts(self.end_datetime));
         m.insert(

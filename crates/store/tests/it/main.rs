@@ -43,6 +43,8 @@ pub fn record(org: &str, user: &str, id: &str, created_at: DateTime<Utc>) -> Sch
         one_time_schedule_type: None,
         timezone: "UTC".into(),
         cron_expression: None,
+        schedule_expression: None,
+        flexible_time_window_minutes: 0,
         end_datetime: None,
         max_fires: None,
         misfire_policy: "fire_once".into(),
