@@ -61,6 +61,19 @@ pub struct SchedulerDocument {
     /// IANA time zone name the calendar arithmetic runs in.
     pub timezone: String,
     pub cron_expression: Option<String>,
+    /// EventBridge form, as given: `rate(5 minutes)` (minute(s), hour(s), day(s); fixed
+    /// durations from `start_datetime`), `cron(0 12 ? * MON-FRI *)` (six fields, exactly one
+    /// of the day fields `?`, days of week 1-7 from SUN) or `at(2027-03-01T09:00:00)` (in
+    /// `timezone`, a one-shot). Stands instead of `trigger_frequency_unit`,
+    /// `trigger_frequency_value`, `cron_expression`, `trigger_time` and `triger_month_and_day`,
+    /// never beside them (400).
+    #[schema(example = "rate(5 minutes)")]
+    pub schedule_expression: Option<String>,
+    /// 0 (off, the default) to 1440: each slot is delivered at a point of
+    /// `[slot, slot + window)` fixed by the scheduler id and the slot; `scheduled_for` stays the
+    /// slot.
+    #[schema(minimum = 0, maximum = 1440, example = 15)]
+    pub flexible_time_window_minutes: i32,
     pub end_datetime: Option<String>,
     pub max_fires: Option<i64>,
     /// fire_once, skip or fire_all.
@@ -101,6 +114,8 @@ impl From<&SchedulerRecord> for SchedulerDocument {
             updated_at: format_time(r.updated_at),
             timezone: r.timezone.clone(),
             cron_expression: r.cron_expression.clone(),
+            schedule_expression: r.schedule_expression.clone(),
+            flexible_time_window_minutes: r.flexible_time_window_minutes,
             end_datetime: opt_time(r.end_datetime),
             max_fires: r.max_fires,
             misfire_policy: r.misfire_policy.clone(),
@@ -175,8 +190,49 @@ pub struct FirePage {
 /// The next fire instants of a scheduler.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Preview {
+    /// The slots (`scheduled_for`), as before flexible windows existed.
     #[schema(example = json!(["2024-09-11T14:35:00.000Z"]))]
     pub data: Vec<String>,
+    /// The same slots with their planned delivery, in the same order.
+    pub items: Vec<PreviewItem>,
+}
+
+/// One upcoming slot and when it is planned to be delivered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewItem {
+    #[schema(example = "2024-09-11T14:35:00.000Z")]
+    pub scheduled_for: String,
+    /// `scheduled_for` plus the flexible window's offset for this scheduler and slot (equal to
+    /// it when the window is 0). Null in the preview of an unsaved document with a window: the
+    /// offset depends on the id the scheduler gets when it is created.
+    #[schema(example = "2024-09-11T14:41:07.219Z")]
+    pub deliver_at: Option<String>,
+}
+
+impl Preview {
+    /// The preview of `slots` of `schedule`; `scheduler_id` is `None` for an unsaved document.
+    pub fn new(
+        schedule: &scheduler_core::Schedule,
+        scheduler_id: Option<&str>,
+        slots: Vec<DateTime<Utc>>,
+    ) -> Self {
+        let windowed = schedule.flexible_window_minutes() > 0;
+        let items = slots
+            .iter()
+            .map(|&slot| PreviewItem {
+                scheduled_for: format_time(slot),
+                deliver_at: match scheduler_id {
+                    _ if !windowed => Some(format_time(slot)),
+                    Some(id) => Some(format_time(schedule.delivery_instant(id, slot))),
+                    None => None,
+                },
+            })
+            .collect();
+        Self {
+            data: slots.into_iter().map(format_time).collect(),
+            items,
+        }
+    }
 }
 
 /// `{"message": ...}` on success, as the seed's delete answers.

@@ -16,7 +16,7 @@ const MAX_CHANNEL_SOURCE: usize = 256;
 const MAX_INTERNAL_ID: usize = 512;
 
 /// The timing fields, read by the core crate's `Schedule::from_json`.
-pub(crate) const TIMING_KEYS: [&str; 12] = [
+pub(crate) const TIMING_KEYS: [&str; 14] = [
     "type",
     "one_time_schedule_type",
     "trigger_frequency_unit",
@@ -29,6 +29,17 @@ pub(crate) const TIMING_KEYS: [&str; 12] = [
     "end_datetime",
     "max_fires",
     "misfire_policy",
+    "schedule_expression",
+    "flexible_time_window_minutes",
+];
+
+/// The fields a `schedule_expression` stands instead of (the core crate refuses both at once).
+const REPLACED_BY_EXPRESSION: [&str; 5] = [
+    "trigger_frequency_unit",
+    "trigger_frequency_value",
+    "cron_expression",
+    "trigger_time",
+    "triger_month_and_day",
 ];
 
 const UNITS: [&str; 7] = [
@@ -62,6 +73,8 @@ pub(crate) struct Timing {
     pub end_datetime: Option<DateTime<Utc>>,
     pub max_fires: Option<i64>,
     pub misfire_policy: String,
+    pub schedule_expression: Option<String>,
+    pub flexible_time_window_minutes: i32,
 }
 
 impl Timing {
@@ -79,14 +92,18 @@ impl Timing {
             end_datetime: r.end_datetime,
             max_fires: r.max_fires,
             misfire_policy: r.misfire_policy.clone(),
+            schedule_expression: r.schedule_expression.clone(),
+            flexible_time_window_minutes: r.flexible_time_window_minutes,
         }
     }
 
     /// True when the fire instants differ (the misfire policy only says what to do with missed
-    /// slots, so changing it alone does not move `next_fire_at`).
+    /// slots, and the flexible window only when each slot is delivered, so changing them alone
+    /// does not move `next_fire_at`).
     pub(crate) fn moves_slots(&self, other: &Self) -> bool {
         let mut a = self.clone();
         a.misfire_policy.clone_from(&other.misfire_policy);
+        a.flexible_time_window_minutes = other.flexible_time_window_minutes;
         a != *other
     }
 
@@ -103,6 +120,8 @@ impl Timing {
         r.end_datetime = self.end_datetime;
         r.max_fires = self.max_fires;
         r.misfire_policy = self.misfire_policy;
+        r.schedule_expression = self.schedule_expression;
+        r.flexible_time_window_minutes = self.flexible_time_window_minutes;
     }
 }
 
@@ -217,6 +236,7 @@ pub(crate) fn merged(stored: &SchedulerRecord, body: &Map<String, Value>) -> Map
         Value::String(stored.channel_source.clone()),
     );
     doc.insert("is_paused".into(), Value::Bool(stored.is_paused));
+    switch_timing_form(&mut doc, body);
     for key in TIMING_KEYS.iter().chain(DOCUMENT_KEYS.iter()) {
         if let Some(v) = body.get(*key) {
             doc.insert((*key).to_owned(), v.clone());
@@ -237,6 +257,29 @@ pub(crate) fn merged(stored: &SchedulerRecord, body: &Map<String, Value>) -> Map
         }
     }
     doc
+}
+
+/// An update may switch between a `schedule_expression` and the frequency / cron fields: the
+/// stored fields of the other form are dropped (with the stored `type`, which the expression
+/// decided), so only a body that gives both forms at once is refused.
+fn switch_timing_form(doc: &mut Map<String, Value>, body: &Map<String, Value>) {
+    let given = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    };
+    let body_expression = given(body.get("schedule_expression"));
+    let body_frequency = REPLACED_BY_EXPRESSION.iter().any(|k| given(body.get(*k)));
+    let stored_expression = given(doc.get("schedule_expression"));
+    if body_expression && !body_frequency {
+        for key in REPLACED_BY_EXPRESSION {
+            doc.remove(key);
+        }
+        doc.remove("type");
+    } else if body_frequency && !body_expression && stored_expression {
+        doc.remove("schedule_expression");
+        doc.remove("type");
+    }
 }
 
 fn required_string(doc: &Map<String, Value>, field: &str, max: usize) -> Result<String, ApiError> {
@@ -353,6 +396,25 @@ fn timing(doc: &Map<String, Value>) -> Result<Timing, ApiError> {
             .flatten()
             .filter(|c| scheduler_core::CronExpr::parse(c).is_ok()),
     };
+    // A schedule expression stands instead of the frequency and cron fields: they are stored
+    // empty (the core crate refused a document giving both).
+    let from_expression = schedule.expression().is_some();
+    let (trigger_frequency_unit, trigger_frequency_value, cron_expression) = if from_expression {
+        (None, None, None)
+    } else {
+        (
+            trigger_frequency_unit,
+            trigger_frequency_value,
+            cron_expression,
+        )
+    };
+    let (trigger_time, triger_month_and_day) = if from_expression {
+        (None, None)
+    } else {
+        (trigger_time, triger_month_and_day)
+    };
+    let flexible_time_window_minutes =
+        i32::try_from(schedule.flexible_window_minutes()).unwrap_or(i32::MAX);
     Ok(Timing {
         kind: schedule.kind().as_str().to_owned(),
         one_time_schedule_type,
@@ -366,6 +428,8 @@ fn timing(doc: &Map<String, Value>) -> Result<Timing, ApiError> {
         end_datetime: schedule.end(),
         max_fires: schedule.max_fires().map(i64::from),
         misfire_policy: schedule.misfire_policy().as_str().to_owned(),
+        schedule_expression: schedule.expression().map(str::to_owned),
+        flexible_time_window_minutes,
     })
 }
 

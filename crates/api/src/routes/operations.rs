@@ -49,13 +49,34 @@ pub(crate) fn preview_document(
     now: DateTime<Utc>,
     count: usize,
 ) -> Result<Vec<DateTime<Utc>>, ApiError> {
+    Ok(preview_of_document(tenant, doc, now, count)?.data_instants)
+}
+
+/// As [`preview_document`], with the planned delivery of each slot.
+pub(crate) struct DocumentPreview {
+    pub data_instants: Vec<DateTime<Utc>>,
+    pub preview: Preview,
+}
+
+pub(crate) fn preview_of_document(
+    tenant: &Tenant,
+    doc: &serde_json::Map<String, serde_json::Value>,
+    now: DateTime<Utc>,
+    count: usize,
+) -> Result<DocumentPreview, ApiError> {
     let record = new_scheduler(tenant, doc, now)?;
-    if record.is_finished {
-        return Ok(Vec::new());
-    }
     let schedule = record.schedule()?;
-    let from = record.next_fire_at.unwrap_or(now);
-    Ok(schedule.upcoming(from, 0, count))
+    let slots = if record.is_finished {
+        Vec::new()
+    } else {
+        schedule.upcoming(record.next_fire_at.unwrap_or(now), 0, count)
+    };
+    // No id yet: the flexible offset is only known once the scheduler is created.
+    let preview = Preview::new(&schedule, None, slots.clone());
+    Ok(DocumentPreview {
+        data_instants: slots,
+        preview,
+    })
 }
 
 #[utoipa::path(
@@ -89,11 +110,8 @@ pub(crate) async fn preview_draft(
 ) -> Result<Json<Preview>, ApiError> {
     let count = Params::parse(raw.as_deref())?.preview_count()?;
     let doc = body.object()?;
-    let data = preview_document(&tenant, &doc, state.now(), count)?
-        .into_iter()
-        .map(format_time)
-        .collect();
-    Ok(Json(Preview { data }))
+    let preview = preview_of_document(&tenant, &doc, state.now(), count)?.preview;
+    Ok(Json(preview))
 }
 
 /// Redrives a dead fire of one of the tenant's schedulers (the console's action too).

@@ -233,6 +233,8 @@ fn new_record(
         one_time_schedule_type: None,
         timezone: t.timezone,
         cron_expression: None,
+        schedule_expression: None,
+        flexible_time_window_minutes: 0,
         end_datetime: None,
         max_fires: None,
         misfire_policy: t.misfire_policy,
@@ -534,15 +536,11 @@ pub(crate) async fn preview(
         .await
         .map_err(scheduler_error)?;
     let schedule = stored_schedule(&record)?;
-    let data = if record.is_finished {
+    let slots = if record.is_finished {
         Vec::new()
     } else {
         let from = record.next_fire_at.unwrap_or_else(|| state.now());
-        schedule
-            .upcoming(from, fired(&record), count)
-            .into_iter()
-            .map(format_time)
-            .collect()
+        schedule.upcoming(from, fired(&record), count)
     };
-    Ok(Json(Preview { data }))
+    Ok(Json(Preview::new(&schedule, Some(&record.id), slots)))
 }
