@@ -118,9 +118,13 @@ async fn run_executions_and_preview() {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
+    // No flexible window: each item is delivered at its slot.
+    let item = |t: &str| json!({"scheduled_for": t, "deliver_at": t});
     assert_eq!(
         r.body,
-        json!({"data": ["2026-04-01T12:01:00.000Z", "2026-04-01T12:02:00.000Z", "2026-04-01T12:03:00.000Z"]})
+        json!({"data": ["2026-04-01T12:01:00.000Z", "2026-04-01T12:02:00.000Z", "2026-04-01T12:03:00.000Z"],
+               "items": [item("2026-04-01T12:01:00.000Z"), item("2026-04-01T12:02:00.000Z"),
+                         item("2026-04-01T12:03:00.000Z")]})
     );
     let r = app
         .call(Method::GET, &format!("{base}/preview"), &token, None)
@@ -179,8 +183,12 @@ async fn preview_of_max_fires_and_one_shots() {
         )
         .await;
     assert_eq!(
-        r.body,
-        json!({"data": ["2026-04-01T12:10:00.000Z", "2026-04-01T12:11:00.000Z"]})
+        r.body["data"],
+        json!(["2026-04-01T12:10:00.000Z", "2026-04-01T12:11:00.000Z"])
+    );
+    assert_eq!(
+        r.body["items"][1],
+        json!({"scheduled_for": "2026-04-01T12:11:00.000Z", "deliver_at": "2026-04-01T12:11:00.000Z"})
     );
 
     let one = json!({"type": "non_recurring", "name": "o", "event_type": "e",
@@ -201,7 +209,7 @@ async fn preview_of_max_fires_and_one_shots() {
             None,
         )
         .await;
-    assert_eq!(r.body, json!({"data": ["2026-04-30T16:00:00.000Z"]}));
+    assert_eq!(r.body["data"], json!(["2026-04-30T16:00:00.000Z"]));
 }
 
 #[tokio::test]
