@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::http::Method;
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use scheduler_files::FileStore;
@@ -134,6 +135,41 @@ const FORM_SLACK: usize = 64 * 1024;
 /// The prefixes the tenant routes are served under (the seed document uses both).
 pub(crate) const TENANT_PREFIXES: [&str; 2] = ["/3rd", "/v1"];
 
+/// The routes of the API, each recorded as it is added, so the OpenAPI document can be checked
+/// against what is really served ([`route_table`]). Add a route with [`Routes::add`] (never
+/// `Router::route` directly) and document it; `openapi::tests` fails otherwise.
+pub(crate) struct Routes {
+    router: Router<AppState>,
+    table: Vec<(Method, String)>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Self {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    /// Serves `method` on `path` with `handler` (a method router for that one method, with its
+    /// own layers if any).
+    pub(crate) fn add(
+        mut self,
+        method: Method,
+        path: &str,
+        handler: axum::routing::MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, handler);
+        self.table.push((method, path.to_owned()));
+        self
+    }
+}
+
+/// Every (method, path template) the API router serves, paths as OpenAPI writes them.
+pub fn route_table() -> Vec<(Method, String)> {
+    routes(0).table
+}
+
 /// The API router. The caller adds its own routes (health, metrics) and serves it.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
@@ -143,82 +179,110 @@ pub fn router(state: AppState) -> Router {
         f.config()
             .max_request_bytes(body_limit.saturating_add(FORM_SLACK))
     });
-    let mut app = Router::new();
+    routes(form_limit)
+        .router
+        .merge(console::router())
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}
+
+fn routes(form_limit: usize) -> Routes {
+    let mut app = Routes::new();
     for prefix in TENANT_PREFIXES {
         let base =
             format!("{prefix}/organization/{{organization_id}}/users/{{user_id}}/schedulers");
+        let one = format!("{base}/{{scheduler_id}}");
         app = app
-            .route(
-                &base,
-                get(routes::schedulers::list).post(routes::schedulers::create),
-            )
-            .route(
-                &format!("{base}/{{scheduler_id}}"),
-                get(routes::schedulers::get_one)
-                    .put(routes::schedulers::update)
-                    .delete(routes::schedulers::delete),
-            )
-            .route(
-                &format!("{base}/{{scheduler_id}}/executions"),
+            .add(Method::GET, &base, get(routes::schedulers::list))
+            .add(Method::POST, &base, post(routes::schedulers::create))
+            .add(Method::GET, &one, get(routes::schedulers::get_one))
+            .add(Method::PUT, &one, put(routes::schedulers::update))
+            .add(Method::DELETE, &one, delete(routes::schedulers::delete))
+            .add(
+                Method::GET,
+                &format!("{one}/executions"),
                 get(routes::schedulers::executions),
             )
-            .route(
-                &format!("{base}/{{scheduler_id}}/run"),
+            .add(
+                Method::POST,
+                &format!("{one}/run"),
                 post(routes::schedulers::run),
             )
-            .route(
-                &format!("{base}/{{scheduler_id}}/preview"),
+            .add(
+                Method::GET,
+                &format!("{one}/preview"),
                 get(routes::schedulers::preview),
             )
-            .route(
+            .add(
+                Method::POST,
                 &format!("{base}/preview"),
                 post(routes::operations::preview_draft),
             )
-            .route(
-                &format!("{base}/{{scheduler_id}}/fires/{{fire_id}}/redrive"),
+            .add(
+                Method::POST,
+                &format!("{one}/fires/{{fire_id}}/redrive"),
                 post(routes::operations::redrive),
             )
-            .route(
+            .add(
+                Method::POST,
                 &format!("{base}/files"),
                 post(routes::files::create_with_files).layer(DefaultBodyLimit::max(form_limit)),
             )
-            .route(
+            .add(
+                Method::PUT,
                 &format!("{base}/files/{{scheduler_id}}"),
                 put(routes::files::update_with_files).layer(DefaultBodyLimit::max(form_limit)),
             )
-            .route(
-                &format!("{base}/{{scheduler_id}}/files/{{file_id}}"),
+            .add(
+                Method::GET,
+                &format!("{one}/files/{{file_id}}"),
                 get(routes::files::get_file),
             );
     }
-    app = app.merge(routes::secrets::router());
-    app.route(
+    app = routes::secrets::routes(app);
+    let org = "/admin/organizations/{organization_id}";
+    app.add(
+        Method::POST,
         "/admin/organizations",
         post(routes::admin::create_organization),
     )
-    .route(
-        "/admin/organizations/{organization_id}/users",
+    .add(
+        Method::POST,
+        &format!("{org}/users"),
         post(routes::admin::create_user),
     )
-    .route(
-        "/admin/organizations/{organization_id}/tokens",
-        post(routes::admin::create_token).get(routes::admin::list_tokens),
+    .add(
+        Method::POST,
+        &format!("{org}/tokens"),
+        post(routes::admin::create_token),
     )
-    .route(
-        "/admin/organizations/{organization_id}/tokens/{token_id}",
-        axum::routing::delete(routes::admin::revoke_token),
+    .add(
+        Method::GET,
+        &format!("{org}/tokens"),
+        get(routes::admin::list_tokens),
     )
-    .route("/admin/runners", get(routes::operations::admin_runners))
-    .route("/admin/stats", get(routes::operations::admin_stats))
-    .route(
+    .add(
+        Method::DELETE,
+        &format!("{org}/tokens/{{token_id}}"),
+        delete(routes::admin::revoke_token),
+    )
+    .add(
+        Method::GET,
+        "/admin/runners",
+        get(routes::operations::admin_runners),
+    )
+    .add(
+        Method::GET,
+        "/admin/stats",
+        get(routes::operations::admin_stats),
+    )
+    .add(
+        Method::POST,
         "/admin/dead-fires/redrive",
         post(routes::operations::admin_redrive_group),
     )
-    .route("/openapi.json", get(routes::openapi_json))
-    .merge(console::router())
-    .fallback(routes::not_found)
-    .method_not_allowed_fallback(routes::method_not_allowed)
-    .layer(DefaultBodyLimit::max(body_limit))
-    .layer(axum::middleware::from_fn(middleware::request_context))
-    .with_state(state)
+    .add(Method::GET, "/openapi.json", get(routes::openapi_json))
 }

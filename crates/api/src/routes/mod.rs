@@ -7,7 +7,7 @@ pub(crate) mod schedulers;
 pub(crate) mod secrets;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Uri};
+use axum::http::{header, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::{ApiError, AppState, TENANT_PREFIXES};
@@ -56,8 +56,24 @@ pub(crate) async fn not_found(uri: Uri) -> ApiError {
     }
 }
 
-pub(crate) async fn method_not_allowed() -> ApiError {
+/// Methods a route does not serve. `PUT .../schedulers/files` is the seed's update with files
+/// without its id: `400 scheduler_id is required`, as the seed document answers.
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    if method == Method::PUT && is_files_collection(uri.path()) {
+        return ApiError::bad_request("scheduler_id is required");
+    }
     ApiError::MethodNotAllowed("Method not allowed".to_owned())
+}
+
+/// `{prefix}/organization/{org}/users/{user}/schedulers/files`.
+fn is_files_collection(path: &str) -> bool {
+    let segs: Vec<&str> = path.split('/').collect();
+    segs.len() == 8
+        && TENANT_PREFIXES.contains(&format!("/{}", segs[1]).as_str())
+        && segs[2] == "organization"
+        && segs[4] == "users"
+        && segs[6] == "schedulers"
+        && segs[7] == "files"
 }
 
 fn missing_param(path: &str) -> Option<&'static str> {
@@ -95,6 +111,22 @@ fn missing_param(path: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::missing_param;
+
+    #[test]
+    fn the_files_collection() {
+        assert!(super::is_files_collection(
+            "/3rd/organization/o/users/u/schedulers/files"
+        ));
+        assert!(super::is_files_collection(
+            "/v1/organization/o/users/u/schedulers/files"
+        ));
+        assert!(!super::is_files_collection(
+            "/v1/organization/o/users/u/schedulers/x"
+        ));
+        assert!(!super::is_files_collection(
+            "/admin/organization/o/users/u/schedulers/files"
+        ));
+    }
 
     #[test]
     fn names_the_empty_segment() {

@@ -4,10 +4,10 @@
 //! which deliveries carry the signatures of both the new and the replaced secret.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::TimeDelta;
 use scheduler_store::secrets::{self, SecretView, DEFAULT_OVERLAP, MAX_OVERLAP};
 use scheduler_store::StoreError;
@@ -19,23 +19,22 @@ use crate::auth::{Admin, OrganizationCaller};
 use crate::body::OptionalJsonObject;
 use crate::error::ErrorBody;
 use crate::routes::admin::{check_id, PathParams};
-use crate::{format_time, ApiError, AppState, TENANT_PREFIXES};
+use crate::{format_time, ApiError, AppState, Routes, TENANT_PREFIXES};
 
-/// The routes of this module, merged into the API router.
-pub(crate) fn router() -> Router<AppState> {
-    let mut app = Router::new();
+/// Adds the routes of this module to the API's.
+pub(crate) fn routes(mut app: Routes) -> Routes {
     for prefix in TENANT_PREFIXES {
         let base = format!("{prefix}/organization/{{organization_id}}/webhook-secret");
-        app = app
-            .route(&base, get(get_secret))
-            .route(&format!("{base}/rotate"), post(rotate_secret));
+        app = app.add(Method::GET, &base, get(get_secret)).add(
+            Method::POST,
+            &format!("{base}/rotate"),
+            post(rotate_secret),
+        );
     }
-    app.route(
-        "/admin/organizations/{organization_id}/webhook-secret",
-        get(admin_get_secret),
-    )
-    .route(
-        "/admin/organizations/{organization_id}/webhook-secret/rotate",
+    let admin = "/admin/organizations/{organization_id}/webhook-secret";
+    app.add(Method::GET, admin, get(admin_get_secret)).add(
+        Method::POST,
+        &format!("{admin}/rotate"),
         post(admin_rotate_secret),
     )
 }
