@@ -43,9 +43,16 @@ pub struct DevArgs {
     /// Encrypt the signing secrets at rest with this key (see `serve --help`).
     #[arg(long, env = "SIGNING_SECRET_KEY", hide_env_values = true)]
     pub signing_secret_key: Option<secrecy::SecretString>,
+    /// Turns the admin API (`/admin/...`) on with this token, as `serve` does (at least 16
+    /// characters); without it the admin routes answer 404.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    if args.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        anyhow::bail!("ADMIN_TOKEN must be at least 16 characters");
+    }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;
@@ -99,7 +106,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         pool,
         role: Role::All,
         listen: args.listen,
-        api: ApiConfig::default(),
+        api: ApiConfig {
+            admin_token: args.admin_token.map(SecretString::from),
+            ..ApiConfig::default()
+        },
         files: Some(files),
         runner: Some(runner),
         shutdown_timeout,
