@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(SCHEDULER_CACHE)/target
 # Queries are checked against the committed .sqlx/ data: building needs no database.
 export SQLX_OFFLINE ?= true
 
-.PHONY: all build run test lint fmt sqlx-prepare pg bench
+.PHONY: all build run test lint fmt sqlx-prepare pg bench schemathesis
 
 all: build
 
@@ -21,15 +21,22 @@ run:
 test:
 	scripts/test.sh
 
+## schemathesis over /openapi.json against a real `scheduler dev` on a private database: all
+## checks and phases, tenant (/3rd, /v1) and admin routes, ~2.5 minutes (scripts/schemathesis.sh).
+schemathesis:
+	scripts/schemathesis.sh $(ARGS)
+
 ## Benchmarks (not tests): burst, steady, scale, API and pgbench ceilings against the release
 ## build; writes bench/results/ (ARGS=--quick for a short run). About 15 minutes.
 bench:
 	scripts/bench.sh $(ARGS)
 
-## cargo fmt --check and clippy with warnings as errors.
+## cargo fmt --check, clippy with warnings as errors, and deploy/: hadolint on the Dockerfile,
+## kubernetes-validate on the manifests, promtool on the alerting rules (scripts/lint-deploy.sh).
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	scripts/lint-deploy.sh
 
 fmt:
 	cargo fmt --all

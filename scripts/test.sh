@@ -7,9 +7,10 @@ export DATABASE_URL
 # The Kafka-protocol broker and the S3-compatible server the runner and attachment tests start.
 eval "$(scripts/ensure-tools.sh tansu s3s-fs)"
 export TANSU_BIN S3S_FS_BIN
-# The official Standard Webhooks library, which verifies real deliveries in the runner's tests.
+# The Python tools (scripts/python-requirements.txt): the official Standard Webhooks library,
+# which verifies real deliveries in the runner's tests, and schemathesis.
 eval "$(scripts/ensure-python.sh)"
-export SCHEDULER_PYTHON
+export SCHEDULER_PYTHON SCHEMATHESIS_BIN
 
 # Each test creates its own database named t_<uuid>; drop what earlier runs left behind.
 stale=$(psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 't\_%'")
@@ -26,4 +27,9 @@ if ! command -v cargo-nextest >/dev/null; then
 fi
 # nextest reads .config/nextest.toml at the workspace root: per-test timeouts (a hung test fails
 # with its name) and one-at-a-time runs of the heavy process tests (runner bursts, tansu, faults).
-exec cargo nextest run --workspace --locked --no-fail-fast "$@"
+status=0
+cargo nextest run --workspace --locked --no-fail-fast "$@" || status=$?
+# The dashboard's and the alerting rules' metric names against a live server's /metrics.
+# (The full schemathesis run, `make schemathesis`, joins here once it passes: docs/decisions.md.)
+scripts/schemathesis.sh --metrics-only || status=$?
+exit "$status"
