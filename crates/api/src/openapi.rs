@@ -210,6 +210,15 @@ fn constrain(doc: &mut Value) {
                     }
                     Some("multipart/form-data") => {
                         body.insert("required".into(), Value::Bool(true));
+                        if let Some(Value::Object(form)) = body
+                            .get_mut("content")
+                            .and_then(|c| c.get_mut("multipart/form-data"))
+                        {
+                            form.insert(
+                                "encoding".into(),
+                                json!({"payload": {"contentType": "application/json"}}),
+                            );
+                        }
                     }
                     _ => {}
                 }
@@ -284,8 +293,37 @@ fn constrain(doc: &mut Value) {
         schemas.insert("SchedulerCreate".into(), scheduler_input(true));
         schemas.insert("SchedulerUpdate".into(), scheduler_input(false));
         schemas.insert("Job".into(), job_schema());
+        // Postgres cannot store U+0000: any JSON value, without it in any string or key.
+        schemas.insert(
+            "JsonWithoutNul".into(),
+            json!({"anyOf": [
+                {"type": ["null", "boolean", "number"]},
+                {"type": "string", "pattern": "^[^\\u0000]*$"},
+                {"type": "array", "items": {"$ref": "#/components/schemas/JsonWithoutNul"}},
+                {"type": "object", "propertyNames": {"pattern": "^[^\\u0000]*$"},
+                 "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}}
+            ]}),
+        );
+        if let Some(Value::Object(document)) = schemas.get_mut("SchedulerDocument") {
+            if let Some(Value::Object(props)) = document.get_mut("properties") {
+                props.insert(
+                    "options".into(),
+                    json!({"description": "Any JSON value, as given (null when none)"}),
+                );
+            }
+        }
+        // A rotation names only overlap_secs; another field is refused (routes/secrets.rs).
+        if let Some(Value::Object(rotate)) = schemas.get_mut("RotateRequest") {
+            rotate.insert("additionalProperties".into(), Value::Bool(false));
+        }
         if let Some(Value::Object(form)) = schemas.get_mut("SchedulerForm") {
             form.insert("required".into(), json!(["payload"]));
+            if let Some(Value::Object(props)) = form.get_mut("properties") {
+                props.insert(
+                    "payload".into(),
+                    json!({"$ref": "#/components/schemas/SchedulerCreate", "description": "The scheduler document, as the JSON route's body, in a part of type application/json"}),
+                );
+            }
             if let Some(Value::Object(files)) =
                 form.get_mut("properties").and_then(|p| p.get_mut("files"))
             {
@@ -356,7 +394,7 @@ fn scheduler_input(create: bool) -> Value {
             "description": nullable_text(10_000),
             "channel_source": nullable_text(256),
             "internal_id": nullable_text(512),
-            "options": {"type": ["object", "null"]},
+            "options": {"$ref": "#/components/schemas/JsonWithoutNul"},
             "is_paused": {"type": ["boolean", "null"]},
             "job": {"$ref": "#/components/schemas/Job"},
             "type": {"type": ["string", "null"], "enum": ["recurring", "non_recurring", null], "default": "recurring"},
@@ -375,6 +413,19 @@ fn scheduler_input(create: bool) -> Value {
     });
     if create {
         schema["required"] = json!(["name", "event_type", "job"]);
+        // Recurring (the default type) needs a unit and a start; a value unless the unit is
+        // cron, which needs its expression. A one-shot needs its instant.
+        schema["allOf"] = json!([
+            {"if": {"properties": {"type": {"const": "non_recurring"}}, "required": ["type"]},
+             "then": {"required": ["start_datetime"]},
+             "else": {"required": ["trigger_frequency_unit", "start_datetime"],
+                      "properties": {"trigger_frequency_unit": {"type": "string"}}}},
+            {"if": {"properties": {"trigger_frequency_unit": {"const": "cron"}}, "required": ["trigger_frequency_unit"]},
+             "then": {"required": ["cron_expression"]},
+             "else": {"if": {"properties": {"type": {"const": "non_recurring"}}, "required": ["type"]},
+                      "else": {"required": ["trigger_frequency_value"],
+                               "properties": {"trigger_frequency_value": {"type": "integer"}}}}}
+        ]);
     }
     schema
 }
@@ -383,8 +434,8 @@ fn scheduler_input(create: bool) -> Value {
 fn job_schema() -> Value {
     use scheduler_core::job::{MAX_RETRY_AGE_SECS, MAX_RETRY_ATTEMPTS, MAX_TIMEOUT_MS};
     let common = json!({
-        "data": {"type": ["object", "null"], "description": "Any JSON object, at most 256 KiB serialized; sent as the envelope's `data`"},
-        "workflow_id": {"type": ["string", "null"]},
+        "data": {"anyOf": [{"type": "null"}, {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}, "propertyNames": {"pattern": "^[^\\u0000]*$"}}], "description": "Any JSON object without NUL characters, at most 256 KiB serialized; sent as the envelope's `data`"},
+        "workflow_id": {"type": ["string", "null"], "pattern": "^[^\\u0000]*$"},
         "retry": {
             "type": ["object", "null"],
             "properties": {

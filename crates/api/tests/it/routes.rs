@@ -252,3 +252,30 @@ async fn internal_errors_say_nothing_internal() {
     assert_eq!(r.body, json!({"message": "Internal server error"}));
     assert!(r.headers.contains_key("x-request-id"));
 }
+
+/// The seed's "Update Scheduler with Files" without its id: `400 scheduler_id is required`
+/// (not a 405), under both prefixes; other methods the route lacks stay 405.
+#[tokio::test]
+async fn update_with_files_without_an_id_is_400() {
+    let app = TestApp::spawn().await;
+    app.seed_tenant().await;
+    for prefix in ["/3rd", "/v1"] {
+        let path = format!(
+            "{prefix}/organization/{}/users/{}/schedulers/files",
+            crate::ORG,
+            crate::USER
+        );
+        let r = app
+            .send(
+                app.request(Method::PUT, &path)
+                    .header("x-access-token", crate::TOKEN)
+                    .header("content-type", "multipart/form-data; boundary=x")
+                    .body("--x--\r\n"),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{path}: {r:?}");
+        assert_eq!(r.message(), "scheduler_id is required");
+        let r = app.send(app.request(Method::PATCH, &path)).await;
+        assert_eq!(r.status, 405, "{path}: {r:?}");
+    }
+}
