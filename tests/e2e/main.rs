@@ -1,6 +1,7 @@
 //! End-to-end tests over the real `scheduler` binary (one test binary for the whole suite).
 
 mod admin;
+mod console;
 mod deploy;
 mod dev;
 mod faults;

@@ -77,18 +77,19 @@ pub(crate) async fn request_context(req: Request, next: Next) -> Response {
 }
 
 /// Error responses not made by [`ApiError`] (axum's own: 405 without a body, a rejection
-/// written as text) get a `{"message"}` body, so clients can rely on the shape.
+/// written as text) get a `{"message"}` body, so clients can rely on the shape. The console's
+/// pages (HTML) keep theirs.
 fn json_errors(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_json = response
+    let kept = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if kept {
         return response;
     }
     let message = match status {

@@ -95,7 +95,7 @@ async fn security_headers(mut res: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
@@ -362,7 +362,11 @@ pub(crate) async fn sign_out(
 /// The login form's own CSRF defence (no session yet): a random value in a cookie and in the
 /// form, which must match.
 pub(crate) fn login_csrf(headers: &HeaderMap) -> (String, HeaderValue) {
-    let value = random_token();
+    // The value the browser holds already is kept, so two tabs (or a reload racing a submit)
+    // show forms that both work.
+    let value = cookie(headers, LOGIN_COOKIE)
+        .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map_or_else(random_token, str::to_owned);
     (
         value.clone(),
         set_cookie(headers, LOGIN_COOKIE, &value, 3600),
