@@ -7,6 +7,9 @@ export DATABASE_URL
 # The Kafka-protocol broker and the S3-compatible server the runner and attachment tests start.
 eval "$(scripts/ensure-tools.sh tansu s3s-fs)"
 export TANSU_BIN S3S_FS_BIN
+# Headless Chromium and chromedriver (Debian's packages), which drive the console's browser test.
+eval "$(scripts/ensure-chromium.sh)"
+export CHROMIUM_BIN CHROMEDRIVER_BIN
 # The Python tools (scripts/python-requirements.txt): the official Standard Webhooks library,
 # which verifies real deliveries in the runner's tests, and schemathesis.
 eval "$(scripts/ensure-python.sh)"
