@@ -6,6 +6,7 @@ mod files;
 mod hostile;
 mod list;
 mod openapi;
+mod operations;
 mod routes;
 mod secrets;
 mod seed;
