@@ -404,8 +404,8 @@ pub(crate) async fn list(
     let body = format!(
         "{}<div class=\"title\"><h1>Schedulers of {}</h1><a class=\"button\" href=\"{}/new\">New scheduler</a></div>\
          <form method=\"get\" action=\"{}\" class=\"filters\" role=\"search\">\
-         <div><label for=\"q\">Name contains</label><input id=\"q\" name=\"q\" value=\"{}\"></div>\
-         <div><label for=\"event_type\">Event type</label><input id=\"event_type\" name=\"event_type\" value=\"{}\" \
+         <div><label for=\"q\">Name contains</label><input id=\"q\" name=\"q\" type=\"search\" value=\"{}\"></div>\
+         <div><label for=\"event_type\">Event type</label><input id=\"event_type\" name=\"event_type\" type=\"text\" value=\"{}\" \
           aria-describedby=\"et-help\"><small id=\"et-help\" class=\"muted\">exact, or <code>contains:a,b</code> for any of a, b</small></div>\
          <div><label for=\"limit\">Per page</label><select id=\"limit\" name=\"limit\">{}</select></div>\
          <button type=\"submit\">Filter</button></form>\
