@@ -496,18 +496,6 @@ impl Shared {
             .len()
     }
 
-    fn held_tokens(&self) -> Vec<LeaseToken> {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(id, h)| LeaseToken {
-                fire_id: *id,
-                seq: h.seq,
-            })
-            .collect()
-    }
-
     fn held_leases(&self) -> Vec<Release> {
         self.held
             .lock()
@@ -1140,7 +1128,7 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
             () = tokio::time::sleep(every) => {}
         }
         shared.sync_clock().await;
-        let tokens = shared.held_tokens();
+        let tokens: Vec<LeaseToken> = shared.held_leases().iter().map(|r| r.token).collect();
         // Runners alive, for operators (admin route, console); a failed write only hides it.
         if let Err(e) = scheduler_store::runners::heartbeat(
             &shared.pool,
