@@ -144,6 +144,9 @@ pub struct FireItem {
     #[schema(example = "01920b6e-8c5a-7d4e-9f1a-2b3c4d5e6f70")]
     pub fire_id: String,
     pub scheduled_for: String,
+    /// When the fire is planned to be delivered: `scheduled_for` plus the scheduler's flexible
+    /// window offset (equal to `scheduled_for` without a window, and for manual runs).
+    pub deliver_at: String,
     /// pending, delivering, delivered, retrying, dead or cancelled.
     pub status: String,
     pub attempts: i32,
@@ -166,6 +169,7 @@ impl From<&FireRecord> for FireItem {
         Self {
             fire_id: f.id.to_string(),
             scheduled_for: format_time(f.scheduled_for),
+            deliver_at: format_time(f.deliver_at.unwrap_or(f.scheduled_for)),
             status: f.status.clone(),
             attempts: f.attempts,
             last_error: f.last_error.clone(),

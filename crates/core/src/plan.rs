@@ -9,7 +9,9 @@ pub const FIRE_ALL_LIMIT: usize = 100;
 
 /// The runner's view of one due scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlanInput {
+pub struct PlanInput<'a> {
+    /// The scheduler's `_id`: with its flexible window, it decides each fire's delivery instant.
+    pub scheduler_id: &'a str,
     /// The scheduler's `next_fire_at`, at or before `now`.
     pub due: DateTime<Utc>,
     /// Fires recorded so far (`fire_count`).
@@ -27,6 +29,10 @@ pub struct PlannedFire {
     pub late: bool,
     /// Missed slots this fire stands in for and that get no fire of their own.
     pub skipped_slots: u32,
+    /// When it is planned to be delivered: `scheduled_for` without a flexible window, else a
+    /// point of the window (see [`Schedule::delivery_instant`]). It may already have passed
+    /// (a late fire); the runner never delivers before it.
+    pub deliver_at: DateTime<Utc>,
 }
 
 /// The fires to record now and the scheduler's new `next_fire_at`.
@@ -54,8 +60,9 @@ impl Schedule {
     /// is `None`. A non-recurring scheduler fires its one slot (late or not, per the policy;
     /// `skip` finishes it unfired) and then is finished, whatever it fired before (it was
     /// re-armed).
-    pub fn plan(&self, input: PlanInput) -> Plan {
+    pub fn plan(&self, input: PlanInput<'_>) -> Plan {
         let PlanInput {
+            scheduler_id,
             due,
             fired,
             now,
@@ -73,6 +80,7 @@ impl Schedule {
                     scheduled_for: due,
                     late,
                     skipped_slots: 0,
+                    deliver_at: self.delivery_instant(scheduler_id, due),
                 }]
             };
             return Plan {
@@ -99,6 +107,7 @@ impl Schedule {
                     scheduled_for: due,
                     late: false,
                     skipped_slots: 0,
+                    deliver_at: self.delivery_instant(scheduler_id, due),
                 }],
                 next_fire_at,
             };
@@ -127,6 +136,7 @@ impl Schedule {
                 } else {
                     0
                 },
+                deliver_at: self.delivery_instant(scheduler_id, scheduled_for),
             })
             .collect();
         let next_fire_at = if fires.len() as u64 >= remaining {

@@ -439,6 +439,7 @@ fn non_recurring_exact_fires_once_at_start() {
     assert_eq!(s.next_after(start), None);
 
     let plan = s.plan(PlanInput {
+        scheduler_id: "66e1481283adbddb9ad6b8ff",
         due: start,
         fired: 0,
         now: start + TimeDelta::milliseconds(300),
@@ -452,6 +453,7 @@ fn non_recurring_exact_fires_once_at_start() {
     // whatever it fired before.
     let rearmed = start + TimeDelta::hours(1);
     let again = s.plan(PlanInput {
+        scheduler_id: "66e1481283adbddb9ad6b8ff",
         due: rearmed,
         fired: 1,
         now: rearmed,
@@ -503,6 +505,7 @@ fn non_recurring_in_the_past_fires_at_once_late_unless_skip() {
             "{policy}: past is not upcoming"
         );
         let plan = s.plan(PlanInput {
+            scheduler_id: "66e1481283adbddb9ad6b8ff",
             due: start,
             fired: 0,
             now,
@@ -691,8 +694,9 @@ fn every_minute(policy: &str, max_fires: Option<u32>) -> Schedule {
     sched(doc)
 }
 
-fn input(due: &str, fired: u64, now: &str) -> PlanInput {
+fn input(due: &str, fired: u64, now: &str) -> PlanInput<'static> {
     PlanInput {
+        scheduler_id: "66e1481283adbddb9ad6b8ff",
         due: utc(due),
         fired,
         now: utc(now),
@@ -830,6 +834,7 @@ fn plan_counts_years_of_missed_slots_arithmetically() {
     let due = s.first_at_or_after(utc("2014-01-01T00:00:00Z")).unwrap();
     let now = utc("2024-01-01T12:00:00Z");
     let plan = s.plan(PlanInput {
+        scheduler_id: "66e1481283adbddb9ad6b8ff",
         due,
         fired: 0,
         now,

@@ -43,6 +43,10 @@ pub fn envelope(
         "scheduled_for".into(),
         Value::String(rfc3339_ms(fire.scheduled_for)),
     );
+    // Only with a flexible window: the planned delivery instant inside it.
+    if let Some(at) = fire.deliver_at {
+        m.insert("deliver_at".into(), Value::String(rfc3339_ms(at)));
+    }
     m.insert("fired_at".into(), Value::String(rfc3339_ms(fired_at)));
     m.insert("attempt".into(), Value::from(fire.attempts));
     if let Some(w) = workflow_id {

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -47,6 +48,14 @@ pub struct Metrics {
     pub duration: HistogramFamily,
     /// Finished fires removed by retention.
     pub pruned: Counter,
+    /// Due schedulers locked by one claim that found any (the claim's batch size).
+    pub claim_batch: Histogram,
+    /// Fires a claim created `pending` because their flexible window puts delivery later; they
+    /// count in `claimed` when they are first leased.
+    pub deferred: Counter,
+    /// How long the oldest due work (a scheduler's `next_fire_at`, a fire's `available_at`)
+    /// has been waiting, at this runner's last heartbeat: 0 while runners keep up.
+    pub due_behind: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 fn lag_histogram() -> Histogram {
@@ -71,6 +80,11 @@ impl Default for Metrics {
             lag: Family::new_with_constructor(lag_histogram),
             duration: Family::new_with_constructor(duration_histogram),
             pruned: Counter::default(),
+            claim_batch: Histogram::new([
+                1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
+            ]),
+            deferred: Counter::default(),
+            due_behind: Gauge::default(),
         }
     }
 }
@@ -114,6 +128,21 @@ impl Metrics {
             "fires_pruned",
             "Finished fires removed from the history by retention",
             self.pruned.clone(),
+        );
+        r.register(
+            "claim_batch_size",
+            "Due schedulers locked by one claim (claims that found none are not counted)",
+            self.claim_batch.clone(),
+        );
+        r.register(
+            "fires_deferred",
+            "Fires created pending by a claim because their flexible time window delivers them later",
+            self.deferred.clone(),
+        );
+        r.register(
+            "due_behind_seconds",
+            "Age of the oldest due scheduler or deliverable fire not yet taken, at the last heartbeat",
+            self.due_behind.clone(),
         );
     }
 

@@ -381,6 +381,7 @@ fn plan(r: &SchedulerRecord, now: DateTime<Utc>, grace: TimeDelta) -> Result<Pla
     let schedule = r.schedule().map_err(|e| e.to_string())?;
     let due = r.next_fire_at.ok_or_else(|| "not due".to_owned())?;
     Ok(schedule.plan(PlanInput {
+        scheduler_id: &r.id,
         due,
         fired: u64::try_from(r.fire_count).unwrap_or(0),
         now,
@@ -527,12 +528,19 @@ impl Shared {
             |r| plan(r, now, grace),
         )
         .await?;
+        if claim.schedulers > 0 {
+            self.metrics.claim_batch.observe(claim.schedulers as f64);
+        }
+        if claim.deferred > 0 {
+            self.metrics.deferred.inc_by(claim.deferred as u64);
+        }
         let claimed_full = claim.schedulers as i64 >= batch;
         let claimed_any = !claim.fires.is_empty();
         if !claim.fires.is_empty() {
             tracing::debug!(
                 schedulers = claim.schedulers,
                 fires = claim.fires.len(),
+                deferred = claim.deferred,
                 "claimed"
             );
         }
@@ -658,7 +666,9 @@ impl Shared {
                 () = work.shutdown.cancelled() => return Ok(()),
             };
             let prepared = prepared.get(&fire.scheduler_id).cloned();
-            if claimed {
+            // A fire counts as claimed once: when its claim leased it, or, when its flexible
+            // window deferred it, at its first lease (the claim inserted it with lease_seq 0).
+            if claimed || (fire.deliver_at.is_some() && fire.lease_seq == 1) {
                 if let Some(t) = prepared.as_ref().and_then(|p| p.target()) {
                     Metrics::inc(&self.metrics.claimed, t);
                 }
@@ -1128,6 +1138,15 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
             () = tokio::time::sleep(every) => {}
         }
         shared.sync_clock().await;
+        match fires::next_wakeup(&shared.pool).await {
+            Ok(next) => {
+                let behind = next.map_or(0.0, |t| {
+                    (shared.clock.now() - t).num_milliseconds().max(0) as f64 / 1000.0
+                });
+                shared.metrics.due_behind.set(behind);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the oldest due instant"),
+        }
         let tokens: Vec<LeaseToken> = shared.held_leases().iter().map(|r| r.token).collect();
         // Runners alive, for operators (admin route, console); a failed write only hides it.
         if let Err(e) = scheduler_store::runners::heartbeat(

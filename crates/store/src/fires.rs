@@ -28,6 +28,8 @@ pub struct LeasedFire {
     /// The fencing token: every write the holder makes carries it (see [`LeaseToken`]).
     pub lease_seq: i32,
     pub last_error: Option<String>,
+    /// The planned delivery instant when the scheduler has a flexible window (NULL: the slot).
+    pub deliver_at: Option<DateTime<Utc>>,
 }
 
 impl LeasedFire {
@@ -86,6 +88,8 @@ pub struct FireRecord {
     /// For a dead fire when a dead-letter topic is set: `pending` until it was produced there,
     /// then `sent`.
     pub dead_letter: Option<String>,
+    /// The planned delivery instant when the scheduler has a flexible window (NULL: the slot).
+    pub deliver_at: Option<DateTime<Utc>>,
 }
 
 /// Who takes a lease and until when.
@@ -109,8 +113,11 @@ pub struct ClaimRequest<'a> {
 pub struct ClaimOutcome {
     /// Due schedulers locked and advanced.
     pub schedulers: usize,
-    /// Fires created, leased to the claimer.
+    /// Fires created and leased to the claimer: every fire whose delivery instant has come.
     pub fires: Vec<LeasedFire>,
+    /// Fires created `pending` because their flexible window puts delivery later; any runner
+    /// leases them when their `deliver_at` comes (as `available_at`).
+    pub deferred: usize,
     /// Schedulers whose stored timing could not be planned; they were taken off the due index.
     pub broken: Vec<(String, String)>,
 }
@@ -150,6 +157,8 @@ where
     let mut fire_slots = Vec::new();
     let mut fire_late = Vec::new();
     let mut fire_skipped = Vec::new();
+    let mut fire_deliver = Vec::new();
+    let mut fire_deferred = Vec::new();
     let mut upd_ids = Vec::with_capacity(due.len());
     let mut upd_next = Vec::with_capacity(due.len());
     let mut upd_finished = Vec::with_capacity(due.len());
@@ -163,6 +172,8 @@ where
                     fire_slots.push(f.scheduled_for);
                     fire_late.push(f.late);
                     fire_skipped.push(i32::try_from(f.skipped_slots).unwrap_or(i32::MAX));
+                    fire_deliver.push((f.deliver_at != f.scheduled_for).then_some(f.deliver_at));
+                    fire_deferred.push(deferred(f.deliver_at, req.now));
                 }
                 upd_ids.push(s.id.clone());
                 upd_finished.push(plan.next_fire_at.is_none());
@@ -178,26 +189,39 @@ where
         }
     }
 
-    let fires = sqlx::query_as!(
+    // A fire is leased to the claimer at once unless its flexible window puts its delivery
+    // later: then it waits `pending` with `available_at` = `deliver_at`.
+    let inserted = sqlx::query_as!(
         LeasedFire,
         r#"INSERT INTO fires (id, scheduler_id, organization_id, scheduled_for, late, skipped_slots,
-                              status, attempts, lease_seq, available_at, locked_until, locked_by,
-                              created_at)
+                              deliver_at, status, attempts, lease_seq, available_at, locked_until,
+                              locked_by, created_at)
            SELECT u.id, u.scheduler_id, u.organization_id, u.scheduled_for, u.late, u.skipped,
-                  'delivering', 1, 1, $7, $7, $8, $9
-           FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bool[], $6::int4[])
-                AS u(id, scheduler_id, organization_id, scheduled_for, late, skipped)
+                  u.deliver_at,
+                  CASE WHEN u.deferred THEN 'pending' ELSE 'delivering' END,
+                  CASE WHEN u.deferred THEN 0 ELSE 1 END,
+                  CASE WHEN u.deferred THEN 0 ELSE 1 END,
+                  CASE WHEN u.deferred THEN u.deliver_at ELSE $8 END,
+                  CASE WHEN u.deferred THEN NULL ELSE $8 END,
+                  CASE WHEN u.deferred THEN NULL ELSE $9 END,
+                  $11
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bool[], $6::int4[],
+                       $7::timestamptz[], $10::bool[])
+                AS u(id, scheduler_id, organization_id, scheduled_for, late, skipped, deliver_at,
+                     deferred)
            ON CONFLICT (scheduler_id, scheduled_for) DO NOTHING
            RETURNING id, scheduler_id, organization_id, scheduled_for, late, skipped_slots, manual,
-                     attempts, created_at, lease_seq, last_error"#,
+                     attempts, created_at, lease_seq, last_error, deliver_at"#,
         &fire_ids,
         &fire_schedulers,
         &fire_orgs,
         &fire_slots,
         &fire_late,
         &fire_skipped,
+        &fire_deliver as &[Option<DateTime<Utc>>],
         req.lease.until,
         req.lease.owner,
+        &fire_deferred,
         req.now,
     )
     .fetch_all(&mut *tx)
@@ -205,7 +229,7 @@ where
 
     // Count what was inserted, not what was planned: a conflicting slot already has its fire.
     let mut fired: HashMap<&str, (i64, DateTime<Utc>)> = HashMap::new();
-    for f in &fires {
+    for f in &inserted {
         let e = fired
             .entry(f.scheduler_id.as_str())
             .or_insert((0, f.scheduled_for));
@@ -238,8 +262,18 @@ where
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    let (fires, waiting): (Vec<_>, Vec<_>) = inserted
+        .into_iter()
+        .partition(|f| !f.deliver_at.is_some_and(|at| deferred(at, req.now)));
     outcome.fires = fires;
+    outcome.deferred = waiting.len();
     Ok(outcome)
+}
+
+/// Whether a fire planned for `deliver_at` waits (`pending`) instead of being leased to the
+/// claimer. Decided once, here, for both the insert and the split of what it returned.
+fn deferred(deliver_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    deliver_at > now
 }
 
 /// Leases up to `limit` fires that are waiting for delivery: new manual runs, retries whose
@@ -263,7 +297,7 @@ pub async fn lease_available(
            WHERE f.id = due.id
            RETURNING f.id, f.scheduler_id, f.organization_id, f.scheduled_for, f.late,
                      f.skipped_slots, f.manual, f.attempts, f.created_at, f.lease_seq,
-                     f.last_error"#,
+                     f.last_error, f.deliver_at"#,
         now,
         limit,
         lease.until,
@@ -348,7 +382,7 @@ pub async fn lease_dead_letters(
            WHERE f.id = due.id
            RETURNING f.id, f.scheduler_id, f.organization_id, f.scheduled_for, f.late,
                      f.skipped_slots, f.manual, f.attempts, f.created_at, f.lease_seq,
-                     f.last_error"#,
+                     f.last_error, f.deliver_at"#,
         now,
         limit,
         lease.until,
@@ -496,7 +530,8 @@ pub async fn insert_manual(
                               available_at, created_at)
            VALUES ($1, $2, $3, $4, true, 'pending', $4, $4)
            RETURNING id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
-                     status, attempts, last_error, created_at, delivered_at, dead_letter"#,
+                     status, attempts, last_error, created_at, delivered_at, dead_letter,
+                     deliver_at"#,
         Uuid::now_v7(),
         scheduler_id,
         organization_id,
@@ -511,7 +546,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> StoreResult<FireRecord> {
     let row = sqlx::query_as!(
         FireRecord,
         r#"SELECT id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
-                  status, attempts, last_error, created_at, delivered_at, dead_letter
+                  status, attempts, last_error, created_at, delivered_at, dead_letter, deliver_at
            FROM fires WHERE id = $1"#,
         id
     )
@@ -542,7 +577,7 @@ pub async fn history(
     let items = sqlx::query_as!(
         FireRecord,
         r#"SELECT id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
-                  status, attempts, last_error, created_at, delivered_at, dead_letter
+                  status, attempts, last_error, created_at, delivered_at, dead_letter, deliver_at
            FROM fires WHERE scheduler_id = $1
            ORDER BY scheduled_for DESC
            LIMIT $2 OFFSET $3"#,

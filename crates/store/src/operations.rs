@@ -38,7 +38,8 @@ pub async fn redrive(
                dead_letter = NULL, finished_at = NULL, delivered_at = NULL
            WHERE id = $1 AND scheduler_id = $2 AND status = 'dead'
            RETURNING id, scheduler_id, organization_id, scheduled_for, manual, late, skipped_slots,
-                     status, attempts, last_error, created_at, delivered_at, dead_letter"#,
+                     status, attempts, last_error, created_at, delivered_at, dead_letter,
+                     deliver_at"#,
         fire_id,
         scheduler_id,
         now,
@@ -227,7 +228,7 @@ pub async fn last_fires(pool: &PgPool, scheduler_ids: &[String]) -> StoreResult<
                   l.organization_id AS "organization_id!", l.scheduled_for AS "scheduled_for!",
                   l.manual AS "manual!", l.late AS "late!", l.skipped_slots AS "skipped_slots!",
                   l.status AS "status!", l.attempts AS "attempts!", l.last_error,
-                  l.created_at AS "created_at!", l.delivered_at, l.dead_letter
+                  l.created_at AS "created_at!", l.delivered_at, l.dead_letter, l.deliver_at
            FROM unnest($1::text[]) AS s(id)
            CROSS JOIN LATERAL (SELECT * FROM fires f WHERE f.scheduler_id = s.id
                                ORDER BY f.scheduled_for DESC LIMIT 1) l"#,

@@ -2,6 +2,7 @@
 //! 127.0.0.1:0 with a fresh database.
 
 mod admin;
+mod expressions;
 mod files;
 mod hostile;
 mod list;

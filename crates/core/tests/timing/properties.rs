@@ -778,6 +778,7 @@ fn check_plan(c: PlanCase, schedule_case: Case) -> Result<(), TestCaseError> {
     let now =
         last + TimeDelta::milliseconds((gap.num_milliseconds() as f64 * c.extra * 0.999) as i64);
     let plan = schedule.plan(PlanInput {
+        scheduler_id: "66e1481283adbddb9ad6b8ff",
         due,
         fired: c.fired,
         now,
@@ -857,6 +858,7 @@ fn check_odd_document(
         prop_assert!(s.next_after(t).is_none_or(|n| n > t));
         let _ = s.upcoming(t, 0, 3);
         let _ = s.plan(PlanInput {
+            scheduler_id: "66e1481283adbddb9ad6b8ff",
             due: t,
             fired: 0,
             now: t + TimeDelta::days(3),

@@ -83,7 +83,11 @@ pub async fn insert(pool: &PgPool, s: Sched, now: DateTime<Utc>) -> SchedulerRec
         timezone: st("timezone").unwrap_or_else(|| "UTC".into()),
         cron_expression: st("cron_expression"),
         schedule_expression: None,
-        flexible_time_window_minutes: 0,
+        flexible_time_window_minutes: s
+            .timing
+            .get("flexible_time_window_minutes")
+            .and_then(Value::as_i64)
+            .map_or(0, |v| v as i32),
         end_datetime: None,
         max_fires: s.timing.get("max_fires").and_then(Value::as_i64),
         misfire_policy: st("misfire_policy").unwrap_or_else(|| "fire_once".into()),

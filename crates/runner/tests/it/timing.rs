@@ -169,3 +169,94 @@ async fn each_unit_fires_at_the_right_instants() {
     }
     runner.shutdown().await;
 }
+
+/// A flexible window: each slot is claimed at the slot (counted, next slot planned) but
+/// delivered at its planned instant, the one `Schedule::delivery_instant` gives for the
+/// scheduler's id and the slot, never a millisecond before it; the envelope carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flexible_window_delivers_each_slot_at_its_planned_instant() {
+    let db = fresh_db().await;
+    let rx = Receiver::start().await;
+    let slot = at("2026-06-01T09:00:00Z");
+    let clock = Clock::manual(slot - TimeDelta::minutes(1));
+    let mut planned = Vec::new();
+    for id in 1..=4u64 {
+        let r = insert(
+            &db.pool,
+            Sched {
+                id,
+                job: webhook_job(&rx.url(&format!("/{id}"))),
+                timing: json!({"type": "recurring", "trigger_frequency_unit": "days",
+                               "trigger_frequency_value": 1, "start_datetime": "2026-06-01T09:00:00Z",
+                               "flexible_time_window_minutes": 15}),
+            },
+            clock.now(),
+        )
+        .await;
+        let deliver_at = r.schedule().unwrap().delivery_instant(&r.id, slot);
+        assert!(deliver_at > slot && deliver_at < slot + TimeDelta::minutes(15));
+        planned.push((id, deliver_at));
+    }
+    planned.sort_by_key(|p| p.1);
+    let runner = start(&db.pool, test_config(), &clock);
+
+    // The slot comes: every scheduler is claimed and advanced, nothing is delivered.
+    clock.set(slot);
+    wait_for(Duration::from_secs(10), "the claim", || async {
+        count(
+            &db.pool,
+            "SELECT count(*) FROM fires WHERE status = 'pending'",
+        )
+        .await
+            == 4
+    })
+    .await;
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM schedulers
+             WHERE fire_count = 1 AND next_fire_at = '2026-06-02T09:00:00Z'"
+        )
+        .await,
+        4,
+        "claimed and advanced at the slot"
+    );
+
+    for (k, (id, deliver_at)) in planned.iter().enumerate() {
+        clock.set(*deliver_at - TimeDelta::milliseconds(1));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            rx.received(),
+            k,
+            "scheduler {id}: nothing before {deliver_at}"
+        );
+        clock.set(*deliver_at);
+        wait_for(Duration::from_secs(10), "the planned delivery", || async {
+            rx.received() == k + 1
+        })
+        .await;
+        let body = rx.requests()[k].json();
+        assert_eq!(rx.requests()[k].path, format!("/{id}"));
+        assert_eq!(body["scheduled_for"], "2026-06-01T09:00:00.000Z");
+        assert_eq!(
+            body["deliver_at"],
+            deliver_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        assert_eq!(body["attempt"], 1);
+    }
+    wait_for(Duration::from_secs(10), "all delivered", || async {
+        count(
+            &db.pool,
+            "SELECT count(*) FROM fires WHERE status = 'delivered'",
+        )
+        .await
+            == 4
+    })
+    .await;
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM fires WHERE late").await,
+        0,
+        "claimed at the slot: on time"
+    );
+    runner.shutdown().await;
+}

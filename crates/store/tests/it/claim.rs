@@ -13,6 +13,7 @@ fn planner(now: DateTime<Utc>) -> impl FnMut(&SchedulerRecord) -> Result<Plan, S
     move |r| {
         let schedule = r.schedule().map_err(|e| e.to_string())?;
         Ok(schedule.plan(PlanInput {
+            scheduler_id: &r.id,
             due: r.next_fire_at.ok_or("not due")?,
             fired: u64::try_from(r.fire_count).unwrap_or(0),
             now,

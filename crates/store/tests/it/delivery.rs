@@ -54,6 +54,7 @@ async fn contexts_batched_outcomes_lease_renewal_and_next_wakeup() {
                     scheduled_for: r.next_fire_at.unwrap(),
                     late: false,
                     skipped_slots: 0,
+                    deliver_at: r.next_fire_at.unwrap(),
                 }],
                 next_fire_at: None,
             })
@@ -138,6 +139,7 @@ async fn a_pending_dead_letter_is_taken_again_until_it_is_sent() {
                     scheduled_for: r.next_fire_at.unwrap(),
                     late: false,
                     skipped_slots: 0,
+                    deliver_at: r.next_fire_at.unwrap(),
                 }],
                 next_fire_at: None,
             })
