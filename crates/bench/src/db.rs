@@ -100,13 +100,14 @@ pub async fn insert_one_shots(
     n: u64,
     t0: DateTime<Utc>,
     rate: u64,
+    window_minutes: u32,
     job: &Value,
 ) -> anyhow::Result<()> {
     sqlx::query(
         r#"INSERT INTO schedulers (id, organization_id, created_by, type, name, event_type, job,
-               start_datetime, next_fire_at, created_at, updated_at)
+               start_datetime, next_fire_at, created_at, updated_at, flexible_time_window_minutes)
            SELECT lpad(to_hex($1::int8 + g), 24, '0'), $2, 'load', 'non_recurring',
-                  'bench ' || g, 'bench', $3::jsonb, s, s, now(), now()
+                  'bench ' || g, 'bench', $3::jsonb, s, s, now(), now(), $7
            FROM (SELECT g, $4::timestamptz
                         + (CASE WHEN $5::int8 > 0 THEN g * 1000 / $5::int8 ELSE 0 END)
                           * interval '1 millisecond' AS s
@@ -118,6 +119,7 @@ pub async fn insert_one_shots(
     .bind(t0)
     .bind(rate as i64)
     .bind(n as i64)
+    .bind(window_minutes as i32)
     .execute(pool)
     .await?;
     Ok(())

@@ -54,7 +54,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ceiling,api,burst,steady,scale,retention"
+        default_value = "ceiling,api,burst,steady,scale,retention,window"
     )]
     only: Vec<String>,
     /// Partitions of each bench topic.
@@ -77,6 +77,9 @@ struct Sizes {
     claim_rows: u64,
     /// Finished fires past retention in the history when the retention run starts.
     backlog: u64,
+    /// One-shots due at the same instant with a flexible time window of `window_minutes`.
+    window_fires: u64,
+    window_minutes: u32,
 }
 
 impl Sizes {
@@ -93,6 +96,8 @@ impl Sizes {
                 pgbench_secs: 5,
                 claim_rows: 50_000,
                 backlog: 1_000_000,
+                window_fires: 20_000,
+                window_minutes: 2,
             }
         } else {
             Self {
@@ -106,6 +111,8 @@ impl Sizes {
                 pgbench_secs: 15,
                 claim_rows: 100_000,
                 backlog: 10_000_000,
+                window_fires: 100_000,
+                window_minutes: 15,
             }
         }
     }
@@ -225,6 +232,9 @@ async fn main() -> anyhow::Result<()> {
 
     if want("retention") {
         results.push(("retention".into(), run_retention(&ctx).await?));
+    }
+    if want("window") {
+        results.push(("window".into(), run_window(&ctx).await?));
     }
 
     let info = json!({
@@ -349,16 +359,16 @@ impl Ctx {
     }
 }
 
-/// Delivers `n` one-shot fires (all due at one instant when `rate` is 0, else `rate` a second)
-/// through a fresh runner process, to Kafka or the webhook receiver, and measures them.
-/// One delivery run: `fires` one-shots due at once (`rate` 0) or `rate` a second, to Kafka or
-/// the webhook receiver, over a history holding `backlog` finished fires past retention.
+/// One delivery run through a fresh runner process: `fires` one-shots due at once (`rate` 0)
+/// or `rate` a second, with a flexible window of `window_minutes` (0: none), to Kafka or the
+/// webhook receiver, over a history holding `backlog` finished fires past retention.
 struct Load<'a> {
     name: &'a str,
     kafka: bool,
     fires: u64,
     rate: u64,
     backlog: u64,
+    window_minutes: u32,
 }
 
 impl<'a> Load<'a> {
@@ -369,6 +379,7 @@ impl<'a> Load<'a> {
             fires,
             rate: 0,
             backlog: 0,
+            window_minutes: 0,
         }
     }
 
@@ -379,6 +390,7 @@ impl<'a> Load<'a> {
             fires: rate * secs,
             rate,
             backlog: 0,
+            window_minutes: 0,
         }
     }
 }
@@ -390,6 +402,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
         fires: n,
         rate,
         backlog,
+        window_minutes,
     } = load;
     eprintln!(
         "bench: {name}: {n} fires{}",
@@ -437,7 +450,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
     let t0 = chrono::DateTime::from_timestamp(t0.timestamp() + 1, 0).unwrap_or(t0);
     let t0_ms = t0.timestamp_millis() as f64;
     let ins = Instant::now();
-    db::insert_one_shots(&ctx.pool, n, t0, rate, &job).await?;
+    db::insert_one_shots(&ctx.pool, n, t0, rate, window_minutes, &job).await?;
     let insert_secs = ins.elapsed().as_secs_f64();
     let wait = t0_ms - sink::now_ms();
     let inserted_before_due = wait > 0.0;
@@ -453,7 +466,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
     let cpu0 = cpu_snapshot(&named);
     let cpu_started = Instant::now();
 
-    let span = n.checked_div(rate).unwrap_or(0);
+    let span = n.checked_div(rate).unwrap_or(0) + u64::from(window_minutes) * 60;
     let deadline = Instant::now() + Duration::from_secs(span + 240);
     let mut last = (0, Instant::now());
     let mut rss_max: f64 = 0.0;
@@ -485,10 +498,8 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
     let (fires, last_ack_ms) = db::fire_report(&ctx.pool).await?;
 
     let distinct: HashSet<&str> = recs.iter().map(|g| g.fire_id.as_str()).collect();
-    let mut lags: Vec<f64> = recs
-        .iter()
-        .map(|g| g.received_ms - g.scheduled_ms)
-        .collect();
+    // Lag from the planned delivery: the slot, or its instant in the flexible window.
+    let mut lags: Vec<f64> = recs.iter().map(|g| g.received_ms - g.deliver_ms).collect();
     let lag = Summary::of(&mut lags);
     let last_rx = recs.iter().map(|g| g.received_ms).fold(f64::MIN, f64::max);
     let delivered_per_sec = stats::per_second(recs.iter().map(|g| g.received_ms), t0_ms);
@@ -499,7 +510,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
         if by_sec.len() <= i {
             by_sec.resize(i + 1, Vec::new());
         }
-        by_sec[i].push(g.received_ms - g.scheduled_ms);
+        by_sec[i].push(g.received_ms - g.deliver_ms);
     }
     let lag_per_sec: Vec<Value> = by_sec
         .iter_mut()
@@ -525,6 +536,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
         "target": if kafka { "kafka" } else { "webhook" },
         "fires": n,
         "rate_per_sec": rate,
+        "window_minutes": window_minutes,
         "received": recs.len(),
         "distinct_fire_ids": distinct.len(),
         "duplicates": recs.len() - distinct.len(),
@@ -544,7 +556,52 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
         "lag_per_sec": lag_per_sec,
         "lag_cdf_ms_pct": lag_cdf,
         "history": retention_report(backlog, &history_before, &history_after, run_secs),
+        "window": (window_minutes > 0).then(|| window_report(&recs, t0_ms, window_minutes)),
     }))
+}
+
+/// How a flexible window spread one instant's fires: deliveries per second inside the window
+/// (mean, min, max, coefficient of variation; the first and last seconds are partial and left
+/// out), fires received before their planned instant or after the window's end, and how the
+/// planned instants themselves spread (per minute, against the uniform expectation).
+fn window_report(recs: &[sink::Got], t0_ms: f64, window_minutes: u32) -> Value {
+    let window_ms = f64::from(window_minutes) * 60_000.0;
+    let secs = (window_ms / 1000.0) as usize;
+    let mut per_sec = stats::per_second(recs.iter().map(|g| g.received_ms), t0_ms);
+    per_sec.resize(per_sec.len().max(secs + 1), 0);
+    let inner: Vec<f64> = per_sec[1..secs - 1].iter().map(|&c| c as f64).collect();
+    let mean = inner.iter().sum::<f64>() / inner.len().max(1) as f64;
+    let var = inner.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / inner.len().max(1) as f64;
+    let mut planned_per_min = vec![0u64; window_minutes as usize];
+    for g in recs {
+        let m = ((g.deliver_ms - g.scheduled_ms) / 60_000.0)
+            .floor()
+            .max(0.0) as usize;
+        if let Some(c) = planned_per_min.get_mut(m) {
+            *c += 1;
+        }
+    }
+    let expected_per_min = recs.len() as f64 / f64::from(window_minutes);
+    let worst_minute = planned_per_min
+        .iter()
+        .map(|&c| (c as f64 - expected_per_min).abs() / expected_per_min.max(1.0))
+        .fold(0.0, f64::max);
+    json!({
+        "window_minutes": window_minutes,
+        "expected_per_sec": round1(recs.len() as f64 / (window_ms / 1000.0)),
+        "per_sec_mean": round1(mean),
+        "per_sec_min": inner.iter().copied().fold(f64::INFINITY, f64::min),
+        "per_sec_max": inner.iter().copied().fold(0.0, f64::max),
+        "per_sec_cv": round1(var.sqrt() / mean.max(1e-9) * 100.0) / 100.0,
+        "before_planned": recs.iter().filter(|g| g.received_ms < g.deliver_ms).count(),
+        "planned_before_slot": recs.iter().filter(|g| g.deliver_ms < g.scheduled_ms).count(),
+        "planned_past_window": recs.iter().filter(|g| g.deliver_ms >= g.scheduled_ms + window_ms).count(),
+        "received_past_window_secs": round1(
+            (recs.iter().map(|g| g.received_ms).fold(f64::MIN, f64::max) - t0_ms - window_ms) / 1000.0
+        ),
+        "planned_per_minute": planned_per_min,
+        "planned_worst_minute_deviation": round1(worst_minute * 1000.0) / 1000.0,
+    })
 }
 
 /// The history's size before and after a run and, with a backlog, how much of it the runner
@@ -575,6 +632,7 @@ async fn run_retention(ctx: &Ctx) -> anyhow::Result<Value> {
         fires: n,
         rate,
         backlog,
+        window_minutes: 0,
     };
     let base = run_delivery(ctx, load("retention-base", 0)).await?;
     let with = run_delivery(ctx, load("retention-backlog", s.backlog)).await?;
@@ -585,6 +643,25 @@ async fn run_retention(ctx: &Ctx) -> anyhow::Result<Value> {
         "without_backlog": base,
         "with_backlog": with,
     }))
+}
+
+/// `window_fires` one-shots all due at the same instant with a flexible window of
+/// `window_minutes`: the herd the window is for. Delivered to Kafka; the report shows the
+/// per-second rate over the window (flat, no burst at the slot).
+async fn run_window(ctx: &Ctx) -> anyhow::Result<Value> {
+    let s = &ctx.sizes;
+    run_delivery(
+        ctx,
+        Load {
+            name: "window",
+            kafka: true,
+            fires: s.window_fires,
+            rate: 0,
+            backlog: 0,
+            window_minutes: s.window_minutes,
+        },
+    )
+    .await
 }
 
 /// pgbench with the runner's claim, the API's get-by-id and a create's insert.

@@ -48,6 +48,7 @@ pub fn charts(
         made.push(("Lag distribution".to_owned(), file));
     }
     let per_sec: Vec<Series> = deliveries(results)
+        .filter(|(_, v)| f(&v["window_minutes"]) == 0.0)
         .map(|(n, v)| {
             let pts = v["delivered_per_sec"]
                 .as_array()
@@ -72,6 +73,37 @@ pub fn charts(
             false,
         )?;
         made.push(("Delivered per second".to_owned(), file));
+    }
+    if let Some(w) = get(results, "window") {
+        let per_sec: Vec<(f64, f64)> = w["delivered_per_sec"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .enumerate()
+                    .map(|(i, c)| (i as f64, f(c)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let expected = f(&w["window"]["expected_per_sec"]);
+        let flat: Vec<(f64, f64)> =
+            vec![(0.0, expected), (f(&w["window_minutes"]) * 60.0, expected)];
+        let file = format!("{date}-window.png");
+        chart::lines(
+            &out.join(&file),
+            &format!(
+                "{} fires due at one instant, {}-minute flexible window",
+                num(f(&w["fires"])),
+                w["window_minutes"]
+            ),
+            "seconds since the slot",
+            "fires received per second",
+            &[
+                ("received".to_owned(), per_sec),
+                ("uniform over the window".to_owned(), flat),
+            ],
+            false,
+        )?;
+        made.push(("Flexible window: delivered per second".to_owned(), file));
     }
     let steady: Vec<Series> = deliveries(results)
         .filter(|(_, v)| f(&v["rate_per_sec"]) > 0.0)
@@ -314,6 +346,47 @@ pub fn summary(
                 "**retention**: p99 {p99_with:.1} ms with the backlog vs {p99_base:.1} ms without. {}",
                 profile(with)
             ));
+        }
+    }
+    if let Some(v) = get(results, "window") {
+        let w = &v["window"];
+        let burst_peak = get(results, "burst-kafka")
+            .and_then(|b| b["delivered_per_sec"].as_array())
+            .map(|a| a.iter().map(f).fold(0.0, f64::max));
+        // Flat: no second inside the window above twice the uniform rate, nothing delivered
+        // before its planned instant, every planned instant inside the window, all once.
+        let ok = f(&w["per_sec_max"]) <= 2.0 * f(&w["expected_per_sec"])
+            && w["before_planned"] == 0
+            && w["planned_before_slot"] == 0
+            && w["planned_past_window"] == 0
+            && v["distinct_fire_ids"] == v["fires"]
+            && v["duplicates"] == 0;
+        rows.push((
+            format!(
+                "window: {} fires due at once, {}-minute flexible window, delivered flat",
+                num(f(&v["fires"])),
+                w["window_minutes"]
+            ),
+            format!(
+                "{} fires/s mean (uniform {}), min {} max {} per second, CV {}; {} before their planned instant; lag from it p99 {:.1} ms{}",
+                num(f(&w["per_sec_mean"])),
+                num(f(&w["expected_per_sec"])),
+                num(f(&w["per_sec_min"])),
+                num(f(&w["per_sec_max"])),
+                f(&w["per_sec_cv"]),
+                w["before_planned"],
+                f(&v["lag_ms"]["p99"]),
+                burst_peak.map_or(String::new(), |p| format!(
+                    "; without a window the same instant peaks at {} fires/s (burst-kafka)",
+                    num(p)
+                )),
+            ),
+            "-".into(),
+            Some(ok),
+            "-".into(),
+        ));
+        if !ok {
+            missed.push(format!("**window**: {w}"));
         }
     }
     if let Some(api) = get(results, "api") {

@@ -22,6 +22,8 @@ use crate::procs::{free_port, Proc};
 pub struct Got {
     pub fire_id: String,
     pub scheduled_ms: f64,
+    /// The planned delivery (`deliver_at`, present with a flexible window), else the slot.
+    pub deliver_ms: f64,
     pub received_ms: f64,
 }
 
@@ -46,12 +48,22 @@ impl Collector {
         let (Some(id), Some(at)) = (v["fire_id"].as_str(), v["scheduled_for"].as_str()) else {
             return false;
         };
-        let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) else {
+        let ms = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .ok()
+                .map(|t| t.timestamp_micros() as f64 / 1000.0)
+        };
+        let Some(scheduled_ms) = ms(at) else {
             return false;
         };
+        let deliver_ms = v["deliver_at"]
+            .as_str()
+            .and_then(ms)
+            .unwrap_or(scheduled_ms);
         self.0.lock().unwrap().push(Got {
             fire_id: id.to_owned(),
-            scheduled_ms: at.timestamp_micros() as f64 / 1000.0,
+            scheduled_ms,
+            deliver_ms,
             received_ms,
         });
         true
