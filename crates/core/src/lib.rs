@@ -21,5 +21,7 @@ pub use error::ValidationError;
 pub use expression::{ExpressionError, RateUnit, ScheduleExpression};
 pub use ids::{validate_tenant_id, InvalidSchedulerId, SchedulerId, MAX_TENANT_ID_LEN};
 pub use plan::{Plan, PlanInput, PlannedFire, FIRE_ALL_LIMIT};
-pub use schedule::{Frequency, MisfirePolicy, Schedule, ScheduleKind, MAX_FLEXIBLE_WINDOW_MINUTES};
+pub use schedule::{
+    Frequency, MisfirePolicy, Schedule, ScheduleKind, StoredTiming, MAX_FLEXIBLE_WINDOW_MINUTES,
+};
 pub use slots::Slots;

@@ -212,9 +212,83 @@ const REPLACED_BY_EXPRESSION: [&str; 5] = [
     "triger_month_and_day",
 ];
 
-/// Present and not null.
-fn field<'a>(doc: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    doc.get(name).filter(|v| !v.is_null())
+/// One timing field as the rules see it, whatever it was read from: a JSON document (a
+/// request body, a stored document merged with an update) or a stored row's typed columns.
+#[derive(Debug, Clone, Copy)]
+enum Field<'a> {
+    Str(&'a str),
+    /// A JSON number (integral floats such as `30.0` count as integers).
+    Num(&'a serde_json::Number),
+    /// A typed integer column.
+    Int(i64),
+    /// A typed instant column.
+    Time(DateTime<Utc>),
+    /// Any other JSON value (bool, array, object).
+    Other,
+}
+
+/// Where the rules read the timing fields from.
+trait Fields {
+    /// The field, or `None` when it is absent or null.
+    fn field(&self, name: &str) -> Option<Field<'_>>;
+}
+
+impl Fields for Map<String, Value> {
+    fn field(&self, name: &str) -> Option<Field<'_>> {
+        Some(match Map::get(self, name)? {
+            Value::Null => return None,
+            Value::String(s) => Field::Str(s),
+            Value::Number(n) => Field::Num(n),
+            _ => Field::Other,
+        })
+    }
+}
+
+/// The timing columns of a stored scheduler, typed as the row holds them, so the runner
+/// plans a fire from the row without building and parsing a JSON document. They went through
+/// [`Schedule::from_json`] when they were written; [`Schedule::from_stored`] applies the very
+/// same rules again (a row changed behind the API's back is refused the same way).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredTiming<'a> {
+    /// `type`.
+    pub kind: &'a str,
+    pub one_time_schedule_type: Option<&'a str>,
+    pub trigger_frequency_unit: Option<&'a str>,
+    pub trigger_frequency_value: Option<i64>,
+    pub trigger_time: Option<DateTime<Utc>>,
+    pub triger_month_and_day: Option<DateTime<Utc>>,
+    pub start_datetime: DateTime<Utc>,
+    pub timezone: &'a str,
+    pub cron_expression: Option<&'a str>,
+    pub schedule_expression: Option<&'a str>,
+    pub flexible_time_window_minutes: i64,
+    pub end_datetime: Option<DateTime<Utc>>,
+    pub max_fires: Option<i64>,
+    pub misfire_policy: &'a str,
+}
+
+impl<'a> Fields for StoredTiming<'a> {
+    fn field(&self, name: &str) -> Option<Field<'_>> {
+        let time = |t: Option<DateTime<Utc>>| t.map(Field::Time);
+        let text = |t: Option<&'a str>| t.map(Field::Str);
+        match name {
+            "type" => Some(Field::Str(self.kind)),
+            "one_time_schedule_type" => text(self.one_time_schedule_type),
+            "trigger_frequency_unit" => text(self.trigger_frequency_unit),
+            "trigger_frequency_value" => self.trigger_frequency_value.map(Field::Int),
+            "trigger_time" => time(self.trigger_time),
+            "triger_month_and_day" => time(self.triger_month_and_day),
+            "start_datetime" => Some(Field::Time(self.start_datetime)),
+            "timezone" => Some(Field::Str(self.timezone)),
+            "cron_expression" => text(self.cron_expression),
+            "schedule_expression" => text(self.schedule_expression),
+            "flexible_time_window_minutes" => Some(Field::Int(self.flexible_time_window_minutes)),
+            "end_datetime" => time(self.end_datetime),
+            "max_fires" => self.max_fires.map(Field::Int),
+            "misfire_policy" => Some(Field::Str(self.misfire_policy)),
+            _ => None,
+        }
+    }
 }
 
 fn rfc3339_message(name: &str, example: &str) -> ValidationError {
@@ -232,48 +306,51 @@ pub(crate) fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
 /// An optional RFC 3339 field. An empty string counts as absent: form-built clients send
 /// `""` for fields the user left blank.
 fn datetime_field(
-    doc: &Map<String, Value>,
+    doc: &(impl Fields + ?Sized),
     name: &str,
     example: &str,
 ) -> Result<Option<DateTime<Utc>>, ValidationError> {
-    match field(doc, name) {
+    match doc.field(name) {
         None => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+        Some(Field::Str("")) => Ok(None),
+        Some(Field::Str(s)) => DateTime::parse_from_rfc3339(s)
             .map(|t| Some(to_millis(t.to_utc())))
             .map_err(|_| rfc3339_message(name, example)),
+        Some(Field::Time(t)) => Ok(Some(to_millis(t))),
         Some(_) => Err(rfc3339_message(name, example)),
     }
 }
 
-/// JSON integers and integral floats (`30.0`) within `lo..=hi`.
-fn integer_field(v: &Value, lo: u64, hi: u64) -> Option<u64> {
-    let n = match v {
-        Value::Number(n) => n,
-        _ => return None,
-    };
-    let i = if let Some(u) = n.as_u64() {
-        u
-    } else if n.is_i64() {
-        return None; // negative
-    } else {
-        let f = n.as_f64()?;
-        if !(f.is_finite() && f.fract() == 0.0 && f >= 0.0 && f <= hi as f64) {
-            return None;
+/// Integers (JSON integers, integral floats such as `30.0`, typed integers) within `lo..=hi`.
+fn integer_field(v: Field<'_>, lo: u64, hi: u64) -> Option<u64> {
+    let i = match v {
+        Field::Int(i) => u64::try_from(i).ok()?,
+        Field::Num(n) => {
+            if let Some(u) = n.as_u64() {
+                u
+            } else if n.is_i64() {
+                return None; // negative
+            } else {
+                let f = n.as_f64()?;
+                if !(f.is_finite() && f.fract() == 0.0 && f >= 0.0 && f <= hi as f64) {
+                    return None;
+                }
+                f as u64
+            }
         }
-        f as u64
+        _ => return None,
     };
     (lo..=hi).contains(&i).then_some(i)
 }
 
 fn string_enum<'a>(
-    doc: &'a Map<String, Value>,
+    doc: &'a (impl Fields + ?Sized),
     name: &str,
     message: &str,
 ) -> Result<Option<&'a str>, ValidationError> {
-    match field(doc, name) {
+    match doc.field(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(Field::Str(s)) => Ok(Some(s)),
         Some(_) => Err(ValidationError::new(name, message)),
     }
 }
@@ -290,6 +367,16 @@ impl Schedule {
     /// `start_date` (the three start fields carry the same instant; `start_time` is not used
     /// because old documents hold a bare time of day in it).
     pub fn from_json(doc: &Map<String, Value>) -> Result<Schedule, ValidationError> {
+        Self::from_fields(doc)
+    }
+
+    /// The schedule of a stored row, from its typed columns: the rules of
+    /// [`Schedule::from_json`] without a JSON document in between.
+    pub fn from_stored(row: &StoredTiming<'_>) -> Result<Schedule, ValidationError> {
+        Self::from_fields(row)
+    }
+
+    fn from_fields(doc: &(impl Fields + ?Sized)) -> Result<Schedule, ValidationError> {
         let given_kind = match string_enum(doc, "type", TYPE_MESSAGE)? {
             None => None,
             Some("recurring") => Some(ScheduleKind::Recurring),
@@ -361,12 +448,11 @@ impl Schedule {
             ),
             _ => None,
         };
-        let start = match field(doc, "start_datetime") {
+        let start = match doc.field("start_datetime") {
             _ if at_start.is_some() => at_start,
-            Some(Value::String(s)) if !s.is_empty() => {
-                datetime_field(doc, "start_datetime", example)?
-            }
-            Some(Value::String(_)) | None => datetime_field(doc, "start_date", example)?,
+            Some(Field::Str(s)) if !s.is_empty() => datetime_field(doc, "start_datetime", example)?,
+            Some(Field::Time(_)) => datetime_field(doc, "start_datetime", example)?,
+            Some(Field::Str(_)) | None => datetime_field(doc, "start_date", example)?,
             Some(_) => return Err(rfc3339_message("start_datetime", example)),
         }
         .ok_or_else(|| ValidationError::new("start_datetime", "start_datetime is required"))?;
@@ -396,7 +482,7 @@ impl Schedule {
             }
         }
 
-        let max_fires = match field(doc, "max_fires") {
+        let max_fires = match doc.field("max_fires") {
             None => None,
             Some(v) => Some(
                 integer_field(v, 1, u64::from(u32::MAX))
@@ -415,7 +501,7 @@ impl Schedule {
             Some(s) => s.parse()?,
         };
 
-        let flexible_window_minutes = match field(doc, "flexible_time_window_minutes") {
+        let flexible_window_minutes = match doc.field("flexible_time_window_minutes") {
             None => 0,
             Some(v) => integer_field(v, 0, u64::from(MAX_FLEXIBLE_WINDOW_MINUTES))
                 .and_then(|n| u32::try_from(n).ok())
@@ -490,13 +576,13 @@ impl Schedule {
 /// `schedule_expression`, when given (a string other than `""`), with its parsed form. Refused
 /// beside the frequency and cron fields it replaces.
 fn parse_expression(
-    doc: &Map<String, Value>,
+    doc: &(impl Fields + ?Sized),
 ) -> Result<Option<(String, ScheduleExpression)>, ValidationError> {
     let name = "schedule_expression";
-    let text = match field(doc, name) {
+    let text = match doc.field(name) {
         None => return Ok(None),
-        Some(Value::String(s)) if s.is_empty() => return Ok(None),
-        Some(Value::String(s)) => s,
+        Some(Field::Str("")) => return Ok(None),
+        Some(Field::Str(s)) => s,
         Some(_) => {
             return Err(ValidationError::new(
                 name,
@@ -506,9 +592,9 @@ fn parse_expression(
         }
     };
     for other in REPLACED_BY_EXPRESSION {
-        let given = match field(doc, other) {
+        let given = match doc.field(other) {
             None => false,
-            Some(Value::String(s)) => !s.is_empty(),
+            Some(Field::Str(s)) => !s.is_empty(),
             Some(_) => true,
         };
         if given {
@@ -524,10 +610,10 @@ fn parse_expression(
     }
     let parsed = ScheduleExpression::parse(text)
         .map_err(|e| ValidationError::new(name, format!("schedule_expression is invalid {e}")))?;
-    Ok(Some((text.clone(), parsed)))
+    Ok(Some((text.to_owned(), parsed)))
 }
 
-fn parse_frequency(doc: &Map<String, Value>) -> Result<Frequency, ValidationError> {
+fn parse_frequency(doc: &(impl Fields + ?Sized)) -> Result<Frequency, ValidationError> {
     let unit = string_enum(doc, "trigger_frequency_unit", UNIT_MESSAGE)?.ok_or_else(|| {
         ValidationError::new(
             "trigger_frequency_unit",
@@ -541,14 +627,14 @@ fn parse_frequency(doc: &Map<String, Value>) -> Result<Frequency, ValidationErro
         return Err(ValidationError::new("trigger_frequency_unit", UNIT_MESSAGE));
     }
     if unit == "cron" {
-        let expr = match field(doc, "cron_expression") {
+        let expr = match doc.field("cron_expression") {
             None => {
                 return Err(ValidationError::new(
                     "cron_expression",
                     "cron_expression is required when trigger_frequency_unit is cron",
                 ))
             }
-            Some(Value::String(s)) => s,
+            Some(Field::Str(s)) => s,
             Some(_) => {
                 return Err(ValidationError::new(
                     "cron_expression",
@@ -563,7 +649,7 @@ fn parse_frequency(doc: &Map<String, Value>) -> Result<Frequency, ValidationErro
             )
         });
     }
-    let value = match field(doc, "trigger_frequency_value") {
+    let value = match doc.field("trigger_frequency_value") {
         None => {
             return Err(ValidationError::new(
                 "trigger_frequency_value",

@@ -1147,3 +1147,76 @@ fn next_after_is_cheap() {
         "{calls} calls took {elapsed:?}"
     );
 }
+
+/// A stored row is refused with the very message its document gets (a row changed behind
+/// the API's back is taken off the due index with a reason that names the field).
+#[test]
+fn a_stored_row_is_refused_like_its_document() {
+    use scheduler_core::StoredTiming;
+    let row = StoredTiming {
+        kind: "recurring",
+        one_time_schedule_type: None,
+        trigger_frequency_unit: Some("fortnights"),
+        trigger_frequency_value: Some(2),
+        trigger_time: None,
+        triger_month_and_day: None,
+        start_datetime: utc("2024-09-11T14:35:00Z"),
+        timezone: "UTC",
+        cron_expression: None,
+        schedule_expression: None,
+        flexible_time_window_minutes: 0,
+        end_datetime: None,
+        max_fires: None,
+        misfire_policy: "fire_once",
+    };
+    let doc = json!({"type": "recurring", "trigger_frequency_unit": "fortnights",
+                     "trigger_frequency_value": 2, "start_datetime": "2024-09-11T14:35:00Z"});
+    let from_row = Schedule::from_stored(&row).unwrap_err();
+    assert_eq!(from_row, invalid(doc));
+    for (row, field) in [
+        (
+            StoredTiming {
+                trigger_frequency_value: Some(0),
+                trigger_frequency_unit: Some("days"),
+                ..row
+            },
+            "trigger_frequency_value",
+        ),
+        (
+            StoredTiming {
+                flexible_time_window_minutes: 1441,
+                trigger_frequency_unit: Some("days"),
+                ..row
+            },
+            "flexible_time_window_minutes",
+        ),
+        (
+            StoredTiming {
+                timezone: "Mars/Olympus",
+                trigger_frequency_unit: Some("days"),
+                ..row
+            },
+            "timezone",
+        ),
+        (
+            StoredTiming {
+                schedule_expression: Some("rate(1 minutes)"),
+                trigger_frequency_unit: None,
+                trigger_frequency_value: None,
+                ..row
+            },
+            "schedule_expression",
+        ),
+        (
+            StoredTiming {
+                end_datetime: Some(utc("2024-01-01T00:00:00Z")),
+                trigger_frequency_unit: Some("days"),
+                ..row
+            },
+            "end_datetime",
+        ),
+    ] {
+        let e = Schedule::from_stored(&row).unwrap_err();
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+}

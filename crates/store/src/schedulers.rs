@@ -297,8 +297,8 @@ pub async fn notify_due(tx: &mut Transaction<'_, Postgres>, at: DateTime<Utc>) -
 }
 
 impl SchedulerRecord {
-    /// The timing fields of this row as the JSON document the core crate validates, so a
-    /// stored scheduler and a request body go through the very same rules.
+    /// The timing fields of this row as a JSON document: what an update's body is merged
+    /// into before the merged document is validated (the API's write path).
     pub fn timing_json(&self) -> serde_json::Map<String, Value> {
         fn ts(t: Option<DateTime<Utc>>) -> Value {
             t.map_or(Value::Null, |t| {
@@ -356,8 +356,29 @@ impl SchedulerRecord {
         m
     }
 
-    /// The validated schedule of this row.
+    /// The timing columns of this row, typed.
+    pub fn stored_timing(&self) -> scheduler_core::StoredTiming<'_> {
+        scheduler_core::StoredTiming {
+            kind: &self.kind,
+            one_time_schedule_type: self.one_time_schedule_type.as_deref(),
+            trigger_frequency_unit: self.trigger_frequency_unit.as_deref(),
+            trigger_frequency_value: self.trigger_frequency_value.map(i64::from),
+            trigger_time: self.trigger_time,
+            triger_month_and_day: self.triger_month_and_day,
+            start_datetime: self.start_datetime,
+            timezone: &self.timezone,
+            cron_expression: self.cron_expression.as_deref(),
+            schedule_expression: self.schedule_expression.as_deref(),
+            flexible_time_window_minutes: i64::from(self.flexible_time_window_minutes),
+            end_datetime: self.end_datetime,
+            max_fires: self.max_fires,
+            misfire_policy: &self.misfire_policy,
+        }
+    }
+
+    /// The validated schedule of this row, read from its typed columns (no JSON in between:
+    /// the runner plans every fire through this).
     pub fn schedule(&self) -> Result<scheduler_core::Schedule, scheduler_core::ValidationError> {
-        scheduler_core::Schedule::from_json(&self.timing_json())
+        scheduler_core::Schedule::from_stored(&self.stored_timing())
     }
 }

@@ -10,7 +10,7 @@ use chrono::{
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use scheduler_core::{MisfirePolicy, PlanInput, Schedule};
+use scheduler_core::{MisfirePolicy, PlanInput, Schedule, StoredTiming};
 use serde_json::{json, Value};
 
 use super::model::{self, CalendarCase, Unit, ZONES};
@@ -336,10 +336,40 @@ fn build(unit: Unit, case: &Case, extra: Value) -> Built {
         Value::Object(map) => Schedule::from_json(map).unwrap_or_else(|e| panic!("{doc}: {e}")),
         _ => unreachable!(),
     };
+    assert_eq!(
+        Schedule::from_stored(&stored_timing(&doc)).as_ref(),
+        Ok(&schedule),
+        "a stored row and its document give the same schedule: {doc}"
+    );
     Built {
         schedule,
         from,
         end,
+    }
+}
+
+/// The typed columns a stored row of `doc` holds (what the API writes for it).
+fn stored_timing(doc: &Value) -> StoredTiming<'_> {
+    let time = |k: &str| {
+        doc[k]
+            .as_str()
+            .map(|s| DateTime::parse_from_rfc3339(s).unwrap().to_utc())
+    };
+    StoredTiming {
+        kind: doc["type"].as_str().unwrap_or("recurring"),
+        one_time_schedule_type: doc["one_time_schedule_type"].as_str(),
+        trigger_frequency_unit: doc["trigger_frequency_unit"].as_str(),
+        trigger_frequency_value: doc["trigger_frequency_value"].as_i64(),
+        trigger_time: time("trigger_time"),
+        triger_month_and_day: time("triger_month_and_day"),
+        start_datetime: time("start_datetime").unwrap(),
+        timezone: doc["timezone"].as_str().unwrap_or("UTC"),
+        cron_expression: doc["cron_expression"].as_str(),
+        schedule_expression: doc["schedule_expression"].as_str(),
+        flexible_time_window_minutes: doc["flexible_time_window_minutes"].as_i64().unwrap_or(0),
+        end_datetime: time("end_datetime"),
+        max_fires: doc["max_fires"].as_i64(),
+        misfire_policy: doc["misfire_policy"].as_str().unwrap_or("fire_once"),
     }
 }
 
@@ -534,6 +564,8 @@ fn check_cron(
     // refusal is an engine bug, not a case to skip.
     let schedule = Schedule::from_json(map)
         .map_err(|e| TestCaseError::fail(format!("{expr} refused: {e}")))?;
+    let from_row = Schedule::from_stored(&stored_timing(&doc));
+    prop_assert_eq!(from_row.as_ref(), Ok(&schedule), "stored row of {}", doc);
     let to = from + TimeDelta::days(1);
     let expected = model::cron_slots(&expr, tz, schedule.start(), from, to);
     let got: Vec<_> = schedule.slots_from(from).take_while(|t| *t <= to).collect();
