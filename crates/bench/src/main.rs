@@ -54,7 +54,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ceiling,api,burst,steady,scale,retention,window"
+        default_value = "ceiling,api,burst,sweep,steady,scale,retention,window"
     )]
     only: Vec<String>,
     /// Partitions of each bench topic.
@@ -200,6 +200,17 @@ async fn main() -> anyhow::Result<()> {
             "burst-webhook".into(),
             run_delivery(&ctx, Load::burst("burst-webhook", false, s.burst)).await?,
         ));
+    }
+    if want("sweep") {
+        // The same Kafka burst through 1, 2 and 4 runner processes, back to back.
+        for runners in [1, 2, 4] {
+            let name = format!("sweep-{runners}");
+            let load = Load {
+                runners,
+                ..Load::burst(&name, true, s.burst)
+            };
+            results.push((name.clone(), run_delivery(&ctx, load).await?));
+        }
     }
     if want("steady") {
         for rate in s.rates {
@@ -369,6 +380,8 @@ struct Load<'a> {
     rate: u64,
     backlog: u64,
     window_minutes: u32,
+    /// Runner processes sharing the load.
+    runners: usize,
 }
 
 impl<'a> Load<'a> {
@@ -380,6 +393,7 @@ impl<'a> Load<'a> {
             rate: 0,
             backlog: 0,
             window_minutes: 0,
+            runners: 1,
         }
     }
 
@@ -391,6 +405,7 @@ impl<'a> Load<'a> {
             rate,
             backlog: 0,
             window_minutes: 0,
+            runners: 1,
         }
     }
 }
@@ -403,6 +418,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
         rate,
         backlog,
         window_minutes,
+        runners,
     } = load;
     eprintln!(
         "bench: {name}: {n} fires{}",
@@ -442,7 +458,11 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
             json!({"type": "webhook", "url": ctx.hook.url(), "data": {"bench": name}}),
         )
     };
-    let (runner, port) = ctx.serve("runner", name).await?;
+    let mut procs = Vec::with_capacity(runners);
+    for k in 0..runners.max(1) {
+        procs.push(ctx.serve("runner", &format!("{name}-{k}")).await?);
+    }
+    let port = procs[0].1;
 
     // The fires fall due a little after the insert is done.
     let lead_ms = 3_000 + (n as i64) / 25;
@@ -462,7 +482,8 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
     } else {
         tokio::time::sleep(Duration::from_millis(wait as u64)).await;
     }
-    let named = [("runner", runner.pid()), ("broker", ctx.tansu.proc.pid())];
+    let mut named: Vec<(&str, u32)> = procs.iter().map(|(p, _)| ("runner", p.pid())).collect();
+    named.push(("broker", ctx.tansu.proc.pid()));
     let cpu0 = cpu_snapshot(&named);
     let cpu_started = Instant::now();
 
@@ -482,7 +503,9 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
             eprintln!("bench: {name}: stopped waiting with {len} of {n} received");
             break;
         }
-        rss_max = rss_max.max(status_mib(runner.pid(), "VmRSS").unwrap_or(0.0));
+        for (p, _) in &procs {
+            rss_max = rss_max.max(status_mib(p.pid(), "VmRSS").unwrap_or(0.0));
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cpu1 = cpu_snapshot(&named);
@@ -490,9 +513,14 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
     let history_after = db::history_size(&ctx.pool).await?;
     // Let late duplicates arrive and the last outcomes be written.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let hwm = status_mib(runner.pid(), "VmHWM");
+    let hwm = procs
+        .iter()
+        .filter_map(|(p, _)| status_mib(p.pid(), "VmHWM"))
+        .reduce(f64::max);
     let metrics = ctx.fire_metrics(port).await;
-    runner.stop(Duration::from_secs(30)).await;
+    for (p, _) in procs {
+        p.stop(Duration::from_secs(30)).await;
+    }
     drop(kafka_sink);
     let recs = got.take();
     let (fires, last_ack_ms) = db::fire_report(&ctx.pool).await?;
@@ -537,6 +565,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
         "fires": n,
         "rate_per_sec": rate,
         "window_minutes": window_minutes,
+        "runners": runners,
         "received": recs.len(),
         "distinct_fire_ids": distinct.len(),
         "duplicates": recs.len() - distinct.len(),
@@ -633,6 +662,7 @@ async fn run_retention(ctx: &Ctx) -> anyhow::Result<Value> {
         rate,
         backlog,
         window_minutes: 0,
+        runners: 1,
     };
     let base = run_delivery(ctx, load("retention-base", 0)).await?;
     let with = run_delivery(ctx, load("retention-backlog", s.backlog)).await?;
@@ -659,6 +689,7 @@ async fn run_window(ctx: &Ctx) -> anyhow::Result<Value> {
             rate: 0,
             backlog: 0,
             window_minutes: s.window_minutes,
+            runners: 1,
         },
     )
     .await
@@ -691,7 +722,22 @@ async fn run_ceiling(ctx: &Ctx) -> anyhow::Result<Value> {
     let script = pgbench::claim_script(batch);
     let mut claim1 = pg.run("claim-c1", &script, 1, s.pgbench_secs).await?;
     let mut claim2 = pg.run("claim-c2", &script, 2, s.pgbench_secs).await?;
-    for c in [&mut claim1, &mut claim2] {
+    sqlx::raw_sql(pgbench::LEAN_SCHEMA)
+        .execute(&ctx.pool)
+        .await?;
+    sqlx::raw_sql(&pgbench::lean_fill(s.claim_rows))
+        .execute(&ctx.pool)
+        .await?;
+    sqlx::raw_sql("VACUUM ANALYZE lean_due")
+        .execute(&ctx.pool)
+        .await?;
+    let lean = pgbench::lean_claim_script(batch);
+    let mut lean1 = pg.run("claim-lean-c1", &lean, 1, s.pgbench_secs).await?;
+    let mut lean2 = pg.run("claim-lean-c2", &lean, 2, s.pgbench_secs).await?;
+    sqlx::raw_sql("DROP TABLE lean_due, lean_fires")
+        .execute(&ctx.pool)
+        .await?;
+    for c in [&mut claim1, &mut claim2, &mut lean1, &mut lean2] {
         c["fires_per_sec"] = json!(round1(c["tps"].as_f64().unwrap_or(0.0) * f64::from(batch)));
     }
     db::reset_load(&ctx.pool).await?;
@@ -709,6 +755,8 @@ async fn run_ceiling(ctx: &Ctx) -> anyhow::Result<Value> {
         "claim_rows": s.claim_rows,
         "claim_1_client": claim1,
         "claim_2_clients": claim2,
+        "claim_lean_1_client": lean1,
+        "claim_lean_2_clients": lean2,
         "get_by_id": get,
         "insert": insert,
     }))

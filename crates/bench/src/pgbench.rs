@@ -35,6 +35,39 @@ RETURNING s.*;
     )
 }
 
+/// The lean reference for the claim: the same three steps on a lean schema (`lean_due`: id
+/// and due instant, one index; `lean_fires`: scheduler and slot, its unique key), nothing
+/// else. Next to [`claim_script`] it shows what the project's schema (wide rows, more
+/// indexes, a non-HOT update of the scheduler) costs.
+pub const LEAN_SCHEMA: &str = r#"
+DROP TABLE IF EXISTS lean_due, lean_fires;
+CREATE TABLE lean_due (id TEXT PRIMARY KEY, next_fire_at TIMESTAMPTZ NOT NULL);
+CREATE INDEX lean_due_next ON lean_due (next_fire_at);
+CREATE TABLE lean_fires (scheduler_id TEXT NOT NULL, scheduled_for TIMESTAMPTZ NOT NULL,
+                         PRIMARY KEY (scheduler_id, scheduled_for));
+"#;
+
+/// Fills `lean_due` with `rows` due rows (in 2000, so every run finds due work).
+pub fn lean_fill(rows: u64) -> String {
+    format!(
+        "INSERT INTO lean_due SELECT lpad(to_hex(g), 24, '0'),          '2000-01-01T00:00:00Z'::timestamptz + g * interval '1 millisecond'          FROM generate_series(1, {rows}) g"
+    )
+}
+
+pub fn lean_claim_script(batch: u32) -> String {
+    format!(
+        r#"WITH due AS (
+    SELECT id, next_fire_at FROM lean_due
+    WHERE next_fire_at <= now() ORDER BY next_fire_at LIMIT {batch} FOR UPDATE SKIP LOCKED),
+ins AS (
+    INSERT INTO lean_fires SELECT id, next_fire_at FROM due
+    ON CONFLICT DO NOTHING RETURNING scheduler_id)
+UPDATE lean_due d SET next_fire_at = d.next_fire_at + interval '1 hour'
+FROM ins WHERE d.id = ins.scheduler_id;
+"#
+    )
+}
+
 /// The API's get-by-id (`schedulers::get`) on the `api` owner's rows.
 pub fn get_script(rows: u64) -> String {
     format!(

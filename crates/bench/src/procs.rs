@@ -93,20 +93,28 @@ fn comm(pid: &str) -> Option<String> {
     )
 }
 
-/// Busy and total jiffies of the whole machine (first line of /proc/stat).
-fn machine_ticks() -> (u64, u64) {
+/// The fields of /proc/stat's first line, in order (jiffies summed over all cores).
+const MACHINE_FIELDS: [&str; 8] = [
+    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+];
+
+/// The whole machine's jiffies by kind (first line of /proc/stat; guest time is already
+/// counted in user).
+fn machine_ticks() -> [u64; 8] {
     let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let v: Vec<u64> = s
+    let mut out = [0u64; 8];
+    for (i, x) in s
         .lines()
         .next()
         .unwrap_or_default()
         .split_whitespace()
         .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let total: u64 = v.iter().take(8).sum();
-    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-    (total.saturating_sub(idle), total)
+        .take(8)
+        .enumerate()
+    {
+        out[i] = x.parse().unwrap_or(0);
+    }
+    out
 }
 
 /// CPU ticks of the processes of interest at one instant.
@@ -114,7 +122,7 @@ pub struct CpuSnapshot {
     at: Instant,
     /// Per pid: (group, ticks).
     procs: HashMap<String, (String, u64)>,
-    machine: (u64, u64),
+    machine: [u64; 8],
 }
 
 /// Groups: named pids (the service, the broker), `postgres` (every process named so), and
@@ -161,20 +169,46 @@ pub fn cpu_split(a: &CpuSnapshot, b: &CpuSnapshot, ticks_per_sec: f64) -> serde_
         *groups.entry(group.clone()).or_default() += t.saturating_sub(before);
     }
     let mut out = serde_json::Map::new();
-    for (g, t) in groups {
+    for (g, t) in &groups {
         out.insert(
             format!("{g}_pct_of_core"),
             serde_json::json!(crate::stats::round1(
-                t as f64 / ticks_per_sec / wall * 100.0
+                *t as f64 / ticks_per_sec / wall * 100.0
             )),
         );
     }
-    let busy = b.machine.0.saturating_sub(a.machine.0) as f64;
-    let total = b.machine.1.saturating_sub(a.machine.1).max(1) as f64;
+    // The whole machine, every core, by kind: nothing the processes above do not explain
+    // goes unseen (`other_pct_of_machine` is busy time outside the named groups: other
+    // processes, kernel threads, interrupts).
+    let delta: Vec<f64> = (0..8)
+        .map(|i| b.machine[i].saturating_sub(a.machine[i]) as f64)
+        .collect();
+    let total = delta.iter().sum::<f64>().max(1.0);
+    let idle = delta[3] + delta[4];
+    let mut machine = serde_json::Map::new();
+    for (name, d) in MACHINE_FIELDS.iter().zip(&delta) {
+        machine.insert(
+            format!("{name}_pct"),
+            serde_json::json!(crate::stats::round1(d / total * 100.0)),
+        );
+    }
+    let named: f64 = groups.values().sum::<u64>() as f64;
+    let cores = total / (ticks_per_sec * wall);
+    machine.insert(
+        "other_pct_of_machine".into(),
+        serde_json::json!(crate::stats::round1(
+            ((total - idle) - named).max(0.0) / total * 100.0
+        )),
+    );
+    machine.insert(
+        "cores".into(),
+        serde_json::json!(crate::stats::round1(cores)),
+    );
     out.insert(
         "machine_busy_pct".into(),
-        serde_json::json!(crate::stats::round1(busy / total * 100.0)),
+        serde_json::json!(crate::stats::round1((total - idle) / total * 100.0)),
     );
+    out.insert("machine".into(), serde_json::Value::Object(machine));
     out.insert(
         "seconds".into(),
         serde_json::json!(crate::stats::round1(wall)),

@@ -162,10 +162,17 @@ fn cpu_line(cpu: &Value) -> String {
         .unwrap_or_default();
     parts.sort_by(|a, b| b.1.total_cmp(&a.1));
     let list: Vec<String> = parts.iter().map(|(g, v)| format!("{g} {v:.0}%")).collect();
+    let m = &cpu["machine"];
     format!(
-        "{} (of one core); machine {:.0}% busy",
+        "{} (of one core); machine {:.0}% busy: user {:.0}%, system {:.0}%, softirq {:.0}%, iowait {:.0}%, steal {:.0}%, outside these processes {:.0}%",
         list.join(", "),
-        f(&cpu["machine_busy_pct"])
+        f(&cpu["machine_busy_pct"]),
+        f(&m["user_pct"]) + f(&m["nice_pct"]),
+        f(&m["system_pct"]),
+        f(&m["softirq_pct"]) + f(&m["irq_pct"]),
+        f(&m["iowait_pct"]),
+        f(&m["steal_pct"]),
+        f(&m["other_pct_of_machine"]),
     )
 }
 
@@ -345,6 +352,41 @@ pub fn summary(
             missed.push(format!(
                 "**retention**: p99 {p99_with:.1} ms with the backlog vs {p99_base:.1} ms without. {}",
                 profile(with)
+            ));
+        }
+    }
+    if let (Some(one), Some(two)) = (get(results, "sweep-1"), get(results, "sweep-2")) {
+        let (r1, r2) = (f(&one["fires_per_sec"]), f(&two["fires_per_sec"]));
+        let four = get(results, "sweep-4").map(|v| f(&v["fires_per_sec"]));
+        let exact = [Some(one), Some(two), get(results, "sweep-4")]
+            .into_iter()
+            .flatten()
+            .all(|v| v["distinct_fire_ids"] == v["fires"] && v["duplicates"] == 0);
+        let ok = r2 >= r1 && exact;
+        rows.push((
+            "two runner processes on one burst >= one runner's rate (sweep 1 / 2 / 4 runners)"
+                .into(),
+            format!(
+                "{} / {} / {} fires/s{}",
+                num(r1),
+                num(r2),
+                four.map_or("-".to_owned(), num),
+                if exact {
+                    ", every fire once"
+                } else {
+                    ", NOT every fire exactly once"
+                }
+            ),
+            ratio(r2, claim_ceiling),
+            Some(ok),
+            "claim".into(),
+        ));
+        if !ok {
+            missed.push(format!(
+                "**two runners**: {} fires/s against {} with one. {}",
+                num(r2),
+                num(r1),
+                profile(two)
             ));
         }
     }
@@ -557,6 +599,12 @@ pub fn summary(
                 "fires",
             ),
             ("claim", "claim_2_clients", "fires"),
+            (
+                "lean claim (lean schema: lock, insert a narrow fire, advance; nothing else)",
+                "claim_lean_1_client",
+                "fires",
+            ),
+            ("lean claim", "claim_lean_2_clients", "fires"),
             ("get-by-id select", "get_by_id", "rows"),
             ("create's insert", "insert", "rows"),
         ] {
