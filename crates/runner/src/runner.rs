@@ -44,6 +44,11 @@ const DEAD_LETTER_BATCH: i64 = 100;
 const DEAD_LETTER_RETRY: Duration = Duration::from_secs(5);
 /// Most fires removed by one prune statement.
 const PRUNE_BATCH: i64 = 2_000;
+/// Most list-count deltas folded by one statement.
+const FOLD_BATCH: i64 = 10_000;
+/// How often each runner folds the list-count deltas (they are exact unfolded too; folding
+/// keeps a total's read to a few rows).
+const FOLD_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest pause between two tries of a write the database refused.
 const WRITE_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -200,6 +205,7 @@ impl Runner {
             .dead_letters_on()
             .then(|| tokio::spawn(dead_letters(shared.clone(), shutdown.child_token())));
         let pruner = tokio::spawn(prune(shared.clone(), shutdown.child_token()));
+        let folder = tokio::spawn(fold_counts(shared.clone(), shutdown.child_token()));
         // Claimers share the delivery slots; SKIP LOCKED keeps their claims disjoint, so one
         // claims the next batch while another waits for slots for the last one.
         let semaphore = Arc::new(Semaphore::new(cfg.concurrency));
@@ -258,7 +264,7 @@ impl Runner {
         let _ = writer.await;
         // A dead-letter produce can wait for a broker that is down: it gets until the deadline,
         // and what it still holds is given back below.
-        for mut task in dead_letters.into_iter().chain([pruner]) {
+        for mut task in dead_letters.into_iter().chain([pruner, folder]) {
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
                 task.abort();
                 let _ = task.await;
@@ -1123,6 +1129,27 @@ async fn prune(shared: Arc<Shared>, stop: CancellationToken) {
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
+
+/// Every [`FOLD_INTERVAL`]: folds the list-count deltas the API's writes appended into the
+/// kept counts (`schedulers::fold_counts`), so a list's `total` reads a few rows.
+async fn fold_counts(shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(FOLD_INTERVAL) => {}
+        }
+        loop {
+            match scheduler_store::schedulers::fold_counts(&shared.pool, FOLD_BATCH).await {
+                Ok(n) if n >= FOLD_BATCH as u64 && !stop.is_cancelled() => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot fold the list counts");
+                    break;
+                }
             }
         }
     }

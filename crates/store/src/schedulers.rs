@@ -252,35 +252,84 @@ pub async fn delete(
     Ok(row)
 }
 
+/// One page of an owner's schedulers, newest first, with the exact `total` of the filter.
+/// The total is read from the kept counts (migration 0009: folded counts plus the deltas not
+/// folded yet, in one statement), so it costs a few index probes however many schedulers the
+/// owner has. With an event-type filter the page is read through the
+/// (owner, event_type, created_at) index, the filter an index condition.
 pub async fn list(pool: &PgPool, q: &ListQuery<'_>) -> StoreResult<ListPage> {
     let event_types: Option<Vec<String>> = match &q.event_type {
         EventTypeFilter::Any => None,
         EventTypeFilter::OneOf(v) => Some(v.clone()),
     };
     let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "total!" FROM schedulers
-           WHERE organization_id = $1 AND created_by = $2
-             AND ($3::text[] IS NULL OR event_type = ANY($3))"#,
+        r#"SELECT (COALESCE((SELECT sum(n) FROM scheduler_counts
+                             WHERE organization_id = $1 AND created_by = $2
+                               AND ($3::text[] IS NULL OR event_type = ANY($3))), 0)
+                 + COALESCE((SELECT sum(delta) FROM scheduler_count_deltas
+                             WHERE organization_id = $1 AND created_by = $2
+                               AND ($3::text[] IS NULL OR event_type = ANY($3))), 0)
+                  )::int8 AS "total!""#,
         q.organization_id,
         q.user_id,
         event_types.as_deref(),
     )
     .fetch_one(pool)
     .await?;
-    let items = query_scheduler!(
-        "WHERE organization_id = $1 AND created_by = $2
-           AND ($3::text[] IS NULL OR event_type = ANY($3))
-         ORDER BY created_at DESC, id DESC
-         LIMIT $4 OFFSET $5",
-        q.organization_id,
-        q.user_id,
-        event_types.as_deref(),
-        q.limit,
-        q.skip,
-    )
-    .fetch_all(pool)
-    .await?;
+    let items = match &event_types {
+        None => {
+            query_scheduler!(
+                "WHERE organization_id = $1 AND created_by = $2
+                 ORDER BY created_at DESC, id DESC
+                 LIMIT $3 OFFSET $4",
+                q.organization_id,
+                q.user_id,
+                q.limit,
+                q.skip,
+            )
+            .fetch_all(pool)
+            .await?
+        }
+        Some(types) => {
+            query_scheduler!(
+                "WHERE organization_id = $1 AND created_by = $2 AND event_type = ANY($3)
+                 ORDER BY created_at DESC, id DESC
+                 LIMIT $4 OFFSET $5",
+                q.organization_id,
+                q.user_id,
+                types,
+                q.limit,
+                q.skip,
+            )
+            .fetch_all(pool)
+            .await?
+        }
+    };
     Ok(ListPage { items, total })
+}
+
+/// Folds up to `limit` pending count deltas into `scheduler_counts` (one statement; rows
+/// another runner is folding are skipped). Returns how many deltas were folded.
+pub async fn fold_counts(pool: &PgPool, limit: i64) -> StoreResult<u64> {
+    let n = sqlx::query_scalar!(
+        r#"WITH moved AS (
+               DELETE FROM scheduler_count_deltas
+               WHERE ctid IN (SELECT ctid FROM scheduler_count_deltas LIMIT $1
+                              FOR UPDATE SKIP LOCKED)
+               RETURNING organization_id, created_by, event_type, delta
+           ), folded AS (
+               INSERT INTO scheduler_counts AS c (organization_id, created_by, event_type, n)
+               SELECT organization_id, created_by, event_type, sum(delta)
+               FROM moved GROUP BY organization_id, created_by, event_type
+               ON CONFLICT (organization_id, created_by, event_type)
+               DO UPDATE SET n = c.n + EXCLUDED.n
+           )
+           SELECT count(*) AS "n!" FROM moved"#,
+        limit
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Tells runners waiting on `LISTEN scheduler_due` that a scheduler is due at `at`.

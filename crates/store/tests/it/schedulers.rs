@@ -266,3 +266,152 @@ async fn a_stored_row_round_trips_through_the_timing_engine() {
         Some(at("2024-12-31T16:00:00Z"))
     );
 }
+
+/// The list's `total` comes from kept counts (migration 0009): it must equal a real count of
+/// the owner's rows after every kind of write (single and bulk inserts, deletes, event-type
+/// changes, a rollback), whether the deltas are folded or not, and while several folders run
+/// at once against concurrent writers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_totals_stay_exact_through_writes_and_concurrent_folds() {
+    let db = fresh_db().await;
+    seed_users(&db.pool).await;
+    let pool = &db.pool;
+    let types = ["a", "b", "c"];
+    let filters: Vec<EventTypeFilter> = vec![
+        EventTypeFilter::Any,
+        EventTypeFilter::OneOf(vec!["a".into()]),
+        EventTypeFilter::OneOf(vec!["b".into(), "c".into()]),
+        EventTypeFilter::OneOf(vec!["none".into()]),
+    ];
+    let check = |what: &'static str| {
+        let filters = filters.clone();
+        async move {
+            for (org, user) in [("org_a", "u1"), ("org_a", "u2"), ("org_b", "u1")] {
+                for f in &filters {
+                    let types: Option<Vec<String>> = match f {
+                        EventTypeFilter::Any => None,
+                        EventTypeFilter::OneOf(v) => Some(v.clone()),
+                    };
+                    let real: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM schedulers WHERE organization_id = $1
+                         AND created_by = $2 AND ($3::text[] IS NULL OR event_type = ANY($3))",
+                    )
+                    .bind(org)
+                    .bind(user)
+                    .bind(&types)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                    let q = ListQuery {
+                        organization_id: org,
+                        user_id: user,
+                        event_type: f.clone(),
+                        limit: 1,
+                        skip: 0,
+                    };
+                    let page = schedulers::list(pool, &q).await.unwrap();
+                    assert_eq!(page.total, real, "{what}: {org}/{user} {f:?}");
+                }
+            }
+        }
+    };
+    let t0 = at("2024-09-13T09:05:36.286Z");
+
+    // Single inserts, one aborted.
+    for i in 0..30u64 {
+        let mut tx = pool.begin().await.unwrap();
+        let (org, user) = [("org_a", "u1"), ("org_a", "u2"), ("org_b", "u1")][(i % 3) as usize];
+        let mut r = record(org, user, &hex_id(i + 1), t0 + Duration::seconds(i as i64));
+        r.event_type = types[(i / 3 % 3) as usize].into();
+        schedulers::insert(&mut tx, &r).await.unwrap();
+        if i == 7 {
+            tx.rollback().await.unwrap();
+        } else {
+            tx.commit().await.unwrap();
+        }
+    }
+    check("single inserts").await;
+    // A bulk insert in one statement, then a delete of several rows, then an event-type move.
+    sqlx::query(
+        "INSERT INTO schedulers (id, organization_id, created_by, type, name, event_type, job,
+             start_datetime, created_at, updated_at)
+         SELECT lpad(to_hex(1000 + g), 24, '0'), 'org_a', 'u1', 'recurring', 'bulk', 'b',
+                '{}'::jsonb, now(), now(), now()
+         FROM generate_series(1, 500) g",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    check("bulk insert").await;
+    sqlx::query(
+        "DELETE FROM schedulers WHERE event_type = 'b' AND id > lpad(to_hex(1200), 24, '0')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE schedulers SET event_type = 'c' WHERE event_type = 'a'")
+        .execute(pool)
+        .await
+        .unwrap();
+    // An update that does not change the event type leaves the counts alone.
+    sqlx::query("UPDATE schedulers SET next_fire_at = now()")
+        .execute(pool)
+        .await
+        .unwrap();
+    check("deletes and moves, unfolded").await;
+    let deltas: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduler_count_deltas")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(
+        deltas > 0 && deltas < 60,
+        "one delta per statement and group: {deltas}"
+    );
+    while schedulers::fold_counts(pool, 7).await.unwrap() > 0 {}
+    check("folded").await;
+
+    // Writers and three folders at once; totals are exact whenever they are read.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut folders = Vec::new();
+    for _ in 0..3 {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        folders.push(tokio::spawn(async move {
+            let mut folded = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                folded += schedulers::fold_counts(&pool, 5).await.unwrap();
+            }
+            folded
+        }));
+    }
+    for i in 0..200u64 {
+        let mut tx = pool.begin().await.unwrap();
+        let mut r = record("org_a", "u1", &hex_id(5000 + i), t0);
+        r.event_type = types[(i % 3) as usize].into();
+        schedulers::insert(&mut tx, &r).await.unwrap();
+        if i % 4 == 0 {
+            sqlx::query("DELETE FROM schedulers WHERE id = $1")
+                .bind(hex_id(5000 + i - 1))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        if i % 25 == 0 {
+            check("during concurrent folds").await;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut folded = 0;
+    for f in folders {
+        folded += f.await.unwrap();
+    }
+    assert!(folded > 0, "the folders folded something");
+    check("after concurrent folds").await;
+    while schedulers::fold_counts(pool, 1000).await.unwrap() > 0 {}
+    check("all folded").await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduler_count_deltas")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
