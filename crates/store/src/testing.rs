@@ -240,6 +240,40 @@ pub struct ClaimPlan {
     pub plan: String,
 }
 
+/// `n` hourly schedulers of `organization_id`/`user_id` (created if missing), due at `due`,
+/// ids `first..first + n` in hex, all with the same `job`: one statement, for tests that need
+/// many due schedulers at once.
+pub async fn bulk_due(
+    pool: &PgPool,
+    organization_id: &str,
+    user_id: &str,
+    first: u64,
+    n: u64,
+    due: chrono::DateTime<chrono::Utc>,
+    job: &serde_json::Value,
+) {
+    crate::tenancy::ensure_user(pool, organization_id, user_id)
+        .await
+        .expect("user");
+    sqlx::query(
+        r#"INSERT INTO schedulers (id, organization_id, created_by, type, name, event_type, job,
+               trigger_frequency_unit, trigger_frequency_value, start_datetime, next_fire_at,
+               created_at, updated_at)
+           SELECT lpad(to_hex(g), 24, '0'), $5, $6, 'recurring', 'bulk ' || g, 'bulk', $4,
+                  'hours', 1, $1, $1, $1, $1
+           FROM generate_series($2::int8, $2::int8 + $3::int8 - 1) g"#,
+    )
+    .bind(due)
+    .bind(first as i64)
+    .bind(n as i64)
+    .bind(job)
+    .bind(organization_id)
+    .bind(user_id)
+    .execute(pool)
+    .await
+    .expect("bulk insert");
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

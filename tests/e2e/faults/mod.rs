@@ -333,24 +333,7 @@ pub async fn tenant(pool: &PgPool) {
 
 /// `n` hourly schedulers due at `due` (ids `first..first+n`, hex), all with the same job.
 pub async fn bulk_due(pool: &PgPool, first: u64, n: u64, due: DateTime<Utc>, job: &Value) {
-    tenant(pool).await;
-    sqlx::query(
-        r#"INSERT INTO schedulers (id, organization_id, created_by, type, name, event_type, job,
-               trigger_frequency_unit, trigger_frequency_value, start_datetime, next_fire_at,
-               created_at, updated_at)
-           SELECT lpad(to_hex(g), 24, '0'), $5, $6, 'recurring', 'bulk ' || g, 'bulk', $4,
-                  'hours', 1, $1, $1, $1, $1
-           FROM generate_series($2::int8, $2::int8 + $3::int8 - 1) g"#,
-    )
-    .bind(due)
-    .bind(first as i64)
-    .bind(n as i64)
-    .bind(job)
-    .bind(ORG)
-    .bind(USER)
-    .execute(pool)
-    .await
-    .expect("bulk insert");
+    scheduler_store::testing::bulk_due(pool, ORG, USER, first, n, due, job).await;
 }
 
 pub fn webhook_job(url: &str) -> Value {
