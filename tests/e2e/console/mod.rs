@@ -58,6 +58,16 @@ async fn shoot(b: &Browser, name: &str) {
     }
 }
 
+/// The `datetime` of the first planned delivery under `css` (the exact instant, to the ms).
+async fn planned_at(b: &Browser, css: &str) -> Value {
+    b.wait_text(css, "delivery planned", 10).await;
+    b.execute(&format!(
+        "return document.querySelector({:?}).querySelector('.planned time').getAttribute('datetime')",
+        css
+    ))
+    .await
+}
+
 async fn api(
     client: &reqwest::Client,
     method: reqwest::Method,
@@ -65,14 +75,13 @@ async fn api(
     token: &str,
     body: Value,
 ) -> Value {
-    let r = client
-        .request(method, url)
-        .header("x-access-token", token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let mut request = client.request(method, url).header("x-access-token", token);
+    if !body.is_null() {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let r = request.send().await.unwrap();
     r.json().await.unwrap()
 }
 
@@ -260,6 +269,181 @@ async fn the_console_in_a_browser() {
         .await;
     b.wait_text("#preview-list li", "Europe/London", 10).await;
     shoot(&b, "06-edit-form").await;
+
+    // EventBridge timing and a flexible window, through the form. An invalid expression first:
+    // the API's message beside the expression input, live and after a submit.
+    b.goto(&format!("{base}/ui/o/{org}/u/{user}/new")).await;
+    b.wait_text("h1", "New scheduler", 10).await;
+    b.type_into("#name", "Every five minutes").await;
+    b.type_into("#event_type", "tick").await;
+    b.type_into("#timezone", "Europe/Paris").await;
+    b.type_into("#start_datetime", "2030-01-07 09:00").await;
+    b.type_into("#job_url", &format!("{hooks}/ok")).await;
+    b.type_into("#flexible_time_window_minutes", "15").await;
+    b.type_into("#schedule_expression", "rate(1 minutes)").await;
+    b.wait_text(
+        "[data-field=schedule_expression] .field-error",
+        "schedule_expression is invalid",
+        10,
+    )
+    .await;
+    // The inputs the expression stands instead of are disabled while it is given.
+    let disabled = b
+        .execute(
+            "return ['type', 'trigger_frequency_unit', 'trigger_frequency_value', 'cron_expression', \
+             'trigger_time', 'triger_month_and_day'].map(function (id) { \
+             return document.getElementById(id).disabled; })",
+        )
+        .await;
+    assert_eq!(disabled, json!([true, true, true, true, true, true]));
+    shoot(&b, "09-expression-error").await;
+    b.click("#scheduler-form button[type=submit]").await;
+    let shown = b
+        .wait_text(
+            "[data-field=schedule_expression] #schedule_expression-error",
+            "schedule_expression is invalid",
+            10,
+        )
+        .await;
+    let message = b.text(&shown).await;
+    assert!(message.contains("character"), "{message}");
+    let invalid = b
+        .execute(
+            "return document.getElementById('schedule_expression').getAttribute('aria-invalid')",
+        )
+        .await;
+    assert_eq!(invalid, json!("true"));
+    // Fixed: the preview shows the slots, spread over the window (an unsaved draft has no id,
+    // so the instant in the window is not known yet), and the stale errors are gone.
+    b.type_into("#schedule_expression", "rate(5 minutes)").await;
+    b.wait_text("#preview .note", "spread over the 15-minute window", 10)
+        .await;
+    let preview = b.text(&b.find("#preview-list").await).await;
+    assert!(
+        preview.contains("2030-01-07 09:00 Europe/Paris")
+            && preview.contains("2030-01-07 09:05 Europe/Paris"),
+        "{preview}"
+    );
+    let stale = b
+        .execute(
+            "return document.querySelectorAll('.field-error, #form-error, [aria-invalid]').length",
+        )
+        .await;
+    assert_eq!(stale, json!(0));
+    shoot(&b, "10-expression-form").await;
+    b.click("#scheduler-form button[type=submit]").await;
+    b.wait_text("h1", "Every five minutes", 10).await;
+    b.wait_text(
+        ".facts dd",
+        "rate(5 minutes) in Europe/Paris from 2030-01-07 09:00, delivered within a 15-minute window",
+        5,
+    )
+    .await;
+    let url = b.url().await;
+    let windowed = url.rsplit('/').next().unwrap().to_owned();
+
+    // Stored as the API takes it: the expression and the window, no frequency fields.
+    let one = format!("{base}/v1/organization/{org}/users/{user}/schedulers/{windowed}");
+    let doc = api(&client, reqwest::Method::GET, &one, &token, Value::Null).await;
+    assert_eq!(doc["schedule_expression"], "rate(5 minutes)", "{doc}");
+    assert_eq!(doc["flexible_time_window_minutes"], 15, "{doc}");
+    assert_eq!(doc["type"], "recurring", "{doc}");
+    assert_eq!(doc["timezone"], "Europe/Paris", "{doc}");
+    for key in [
+        "trigger_frequency_unit",
+        "trigger_frequency_value",
+        "cron_expression",
+        "trigger_time",
+        "triger_month_and_day",
+    ] {
+        assert_eq!(doc[key], Value::Null, "{key}: {doc}");
+    }
+
+    // The page's next fires carry their planned delivery, the one the API's preview plans.
+    let planned = api(
+        &client,
+        reqwest::Method::GET,
+        &format!("{one}/preview"),
+        &token,
+        Value::Null,
+    )
+    .await;
+    let first = &planned["items"][0]["deliver_at"];
+    assert!(first.is_string(), "{planned}");
+    assert_eq!(&planned_at(&b, "#next-fires li").await, first);
+    shoot(&b, "11-expression-scheduler").await;
+
+    // The edit form: filled from the stored expression and window; the scheduler has its id,
+    // so the preview shows each fire's planned delivery.
+    b.goto(&format!("{url}/edit")).await;
+    assert_eq!(&planned_at(&b, "#preview-list li").await, first);
+    let values = b
+        .execute(
+            "return ['schedule_expression', 'flexible_time_window_minutes', 'trigger_frequency_unit']\
+             .map(function (id) { return document.getElementById(id).value; })",
+        )
+        .await;
+    assert_eq!(values, json!(["rate(5 minutes)", "15", ""]));
+    shoot(&b, "12-expression-edit-form").await;
+
+    // Back to the frequency fields: clearing the expression enables them again, and the saved
+    // scheduler has no expression (the window stays).
+    b.type_into("#schedule_expression", "x\u{E003}").await;
+    b.select("#trigger_frequency_unit", "minutes").await;
+    b.type_into("#trigger_frequency_value", "30").await;
+    b.wait_text("#preview-list li", "2030-01-07 09:30 Europe/Paris", 10)
+        .await;
+    b.click("#scheduler-form button[type=submit]").await;
+    b.wait_text(
+        ".facts dd",
+        "every 30 minutes from 2030-01-07 09:00 Europe/Paris, delivered within a 15-minute window",
+        10,
+    )
+    .await;
+    let doc = api(&client, reqwest::Method::GET, &one, &token, Value::Null).await;
+    assert_eq!(doc["schedule_expression"], Value::Null, "{doc}");
+    assert_eq!(doc["trigger_frequency_unit"], "minutes", "{doc}");
+    assert_eq!(doc["trigger_frequency_value"], 30, "{doc}");
+    assert_eq!(doc["flexible_time_window_minutes"], 15, "{doc}");
+
+    // A fire the window deferred: in the history at once, with its planned delivery.
+    let soon = (chrono::Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%dT%H:%M:%S");
+    let once = api(
+        &client,
+        reqwest::Method::POST,
+        &format!("{base}/v1/organization/{org}/users/{user}/schedulers"),
+        &token,
+        json!({"name": "Spread one-shot", "event_type": "tick",
+               "schedule_expression": format!("at({soon})"), "flexible_time_window_minutes": 15,
+               "job": {"type": "webhook", "url": format!("{hooks}/ok")}}),
+    )
+    .await;
+    let once_id = once["_id"].as_str().unwrap_or_else(|| panic!("{once}"));
+    b.goto(&format!("{base}/ui/o/{org}/u/{user}/s/{once_id}"))
+        .await;
+    b.wait_text(".facts dd", "delivered within a 15-minute window", 5)
+        .await;
+    b.wait_text("#history-table tbody tr", "delivery planned", 30)
+        .await;
+    // Reloaded, so the page shows the scheduler after its claim (no next fire, one so far).
+    b.goto(&format!("{base}/ui/o/{org}/u/{user}/s/{once_id}"))
+        .await;
+    let history = api(
+        &client,
+        reqwest::Method::GET,
+        &format!("{base}/v1/organization/{org}/users/{user}/schedulers/{once_id}/executions"),
+        &token,
+        Value::Null,
+    )
+    .await;
+    let deliver_at = &history["data"][0]["deliver_at"];
+    assert!(deliver_at.is_string(), "{history}");
+    assert_ne!(
+        deliver_at, &history["data"][0]["scheduled_for"],
+        "{history}"
+    );
+    assert_eq!(&planned_at(&b, "#history-table tbody tr").await, deliver_at);
+    shoot(&b, "13-deferred-fire").await;
 
     // The operator: every organization and the operations page.
     b.click("header form[action=\"/ui/logout\"] button").await;

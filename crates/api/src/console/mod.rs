@@ -58,6 +58,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(&format!("{user}/preview"), post(pages::preview))
         .route(&one, get(pages::scheduler))
+        .route(&format!("{one}/preview"), post(pages::preview_one))
         .route(&format!("{one}/history"), get(pages::history))
         .route(
             &format!("{one}/edit"),

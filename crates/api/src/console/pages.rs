@@ -508,11 +508,16 @@ pub(crate) async fn scheduler(
         )
     };
     let mut next = String::new();
-    for t in &upcoming {
-        let _ = write!(next, "<li>{}</li>", when(*t, &r.timezone, now));
+    for &t in &upcoming {
+        let _ = write!(next, "<li>{}", when(t, &r.timezone, now));
+        if schedule.flexible_window_minutes() > 0 {
+            let at = schedule.delivery_instant(&r.id, t);
+            let _ = write!(next, "<br>{}", view::planned(t, at, &r.timezone));
+        }
+        next.push_str("</li>");
     }
     if next.is_empty() {
-        next = "<li class=\"muted\">No fires ahead.</li>".to_owned();
+        next = "<li class=\"muted none\">No fires ahead.</li>".to_owned();
     }
     let files = attachments::list(&state.pool, &r.id)
         .await
@@ -551,7 +556,14 @@ pub(crate) async fn scheduler(
         esc(&view::schedule_words(r)),
         esc(&r.event_type),
         esc(&job_words(&r.job)),
-        r.next_fire_at.map_or("none".to_owned(), |t| when(t, &r.timezone, now)),
+        r.next_fire_at.map_or("none".to_owned(), |t| {
+            let mut s = when(t, &r.timezone, now);
+            if schedule.flexible_window_minutes() > 0 {
+                let at = schedule.delivery_instant(&r.id, t);
+                let _ = write!(s, "<br>{}", view::planned(t, at, &r.timezone));
+            }
+            s
+        }),
         r.fire_count,
         esc(&url),
         esc(&doc)
@@ -632,13 +644,29 @@ async fn history_html(
         } else {
             String::new()
         };
+        // A flexible window moved the delivery: the planned instant under the slot, and the
+        // delivery's lag counted from it (as the bench does), not from the slot.
+        let deliver_at = f.deliver_at.filter(|at| *at != f.scheduled_for);
+        let mut slot = when(f.scheduled_for, &r.timezone, now);
+        if let Some(at) = deliver_at {
+            let _ = write!(
+                slot,
+                "<br>{}",
+                view::planned(f.scheduled_for, at, &r.timezone)
+            );
+        }
+        let due = deliver_at.unwrap_or(f.scheduled_for);
         let _ = write!(
             rows,
-            "<tr data-fire=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"err\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-fire=\"{}\"><td>{slot}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"err\">{}</td><td>{}</td><td>{}</td></tr>",
             f.id,
-            when(f.scheduled_for, &r.timezone, now),
             f.delivered_at.map_or("<span class=\"muted\">-</span>".to_owned(), |t| {
-                format!("{}<br><span class=\"muted\">+{} ms</span>", esc(&view::utc(t)), (t - f.scheduled_for).num_milliseconds())
+                format!(
+                    "{}<br><span class=\"muted\">+{} ms{}</span>",
+                    esc(&view::utc(t)),
+                    (t - due).num_milliseconds(),
+                    if deliver_at.is_some() { " after the plan" } else { "" }
+                )
             }),
             status_badge(&f.status),
             f.attempts,
@@ -670,11 +698,15 @@ async fn history_html(
     }
     pager.push_str("</nav>");
     Ok(format!(
-        "<p class=\"muted\">{} fires in the history, newest first{}.</p>\
+        "<p class=\"muted\">{} in the history, newest first{}.</p>\
          <div class=\"scroll\"><table id=\"history-table\"><thead><tr><th scope=\"col\">Scheduled for</th><th scope=\"col\">Delivered</th>\
          <th scope=\"col\">Status</th><th scope=\"col\">Attempts</th><th scope=\"col\">Last error</th><th scope=\"col\">Notes</th>\
          <th scope=\"col\"><span class=\"sr\">Action</span></th></tr></thead><tbody>{rows}</tbody></table></div>{pager}",
-        page.total,
+        if page.total == 1 {
+            "1 fire".to_owned()
+        } else {
+            format!("{} fires", page.total)
+        },
         if skip == 0 { "; updates by itself" } else { "" }
     ))
 }
@@ -860,7 +892,17 @@ pub(crate) async fn file(
 
 // ----- create and edit -----
 
-const FIELD_HELP: [(&str, &str); 6] = [
+const FIELD_HELP: [(&str, &str); 8] = [
+    (
+        "schedule_expression",
+        "EventBridge form: `rate(5 minutes)`, `cron(0 12 ? * MON-FRI *)` or \
+         `at(2027-03-01T09:00:00)` (in the time zone). When given, it stands instead of Kind, \
+         Every, How many units, Cron expression, Time of day and Month and day, which are not sent.",
+    ),
+    (
+        "flexible_time_window_minutes",
+        "0-1440; 0 or empty: off. Spreads each fire's delivery over this many minutes after its slot.",
+    ),
     (
         "start_datetime",
         "In the time zone: 2025-03-14 09:00 (or RFC 3339 with an offset).",
@@ -875,11 +917,24 @@ const FIELD_HELP: [(&str, &str); 6] = [
     ),
     (
         "cron_expression",
-        "5 fields (or 6-7 with seconds, year), e.g. 0 9 * * MON-FRI; unit cron.",
+        "5 fields (or 6-7 with seconds, year), e.g. `0 9 * * MON-FRI`; unit cron.",
     ),
     ("job_headers", "JSON object of extra headers (webhook)."),
     ("job_data", "JSON object sent as data in every envelope."),
 ];
+
+/// `` `x` `` in (escaped) help text as `<code>x</code>`.
+fn code_spans(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    for (i, part) in escaped.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
 
 fn scheduler_form(
     session: &Session,
@@ -924,12 +979,16 @@ fn scheduler_form(
             .iter()
             .find(|(f, _)| *f == k)
             .map_or(String::new(), |(_, h)| {
-                format!("<small id=\"{k}-help\" class=\"muted\">{}</small>", esc(h))
+                format!(
+                    "<small id=\"{k}-help\" class=\"muted\">{}</small>",
+                    code_spans(&esc(h))
+                )
             })
     };
-    let input = |k: &str, label: &str, kind: &str| -> String {
+    // `extra`: more attributes, already escaped; `class`: more classes of the field.
+    let input_with = |k: &str, label: &str, kind: &str, class: &str, extra: &str| -> String {
         format!(
-            "<div class=\"field\" data-field=\"{k}\"><label for=\"{k}\">{}</label><input id=\"{k}\" name=\"{k}\" type=\"{kind}\" value=\"{}\"{}>{}{}</div>",
+            "<div class=\"field{class}\" data-field=\"{k}\"><label for=\"{k}\">{}</label><input id=\"{k}\" name=\"{k}\" type=\"{kind}\" value=\"{}\"{extra}{}>{}{}</div>",
             esc(label),
             esc(get(k)),
             described(k),
@@ -937,6 +996,7 @@ fn scheduler_form(
             field_error(k)
         )
     };
+    let input = |k: &str, label: &str, kind: &str| -> String { input_with(k, label, kind, "", "") };
     let textarea = |k: &str, label: &str| -> String {
         format!(
             "<div class=\"field wide\" data-field=\"{k}\"><label for=\"{k}\">{}</label><textarea id=\"{k}\" name=\"{k}\" rows=\"3\"{}>{}</textarea>{}{}</div>",
@@ -965,11 +1025,15 @@ fn scheduler_form(
             field_error(k)
         )
     };
+    // `form-error`: the page's script removes it once the draft validates.
     let top_error = if !err_msg.is_empty() && err_field.is_empty() {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(err_msg))
+        format!(
+            "<p class=\"error\" role=\"alert\" id=\"form-error\">{}</p>",
+            esc(err_msg)
+        )
     } else if !err_msg.is_empty() {
         format!(
-            "<p class=\"error\" role=\"alert\">Not saved: {}</p>",
+            "<p class=\"error\" role=\"alert\" id=\"form-error\">Not saved: {}</p>",
             esc(err_msg)
         )
     } else {
@@ -980,18 +1044,24 @@ fn scheduler_form(
     } else {
         " checked"
     };
+    // The preview of a new scheduler is the organization's; an existing one's knows its id,
+    // and with it each fire's planned delivery in a flexible window.
+    let preview = action
+        .strip_suffix("/edit")
+        .or_else(|| action.strip_suffix("/new"))
+        .unwrap_or(action);
     format!(
         "{top_error}<form method=\"post\" action=\"{}\" id=\"scheduler-form\" data-preview=\"{}/preview\" novalidate>{}\
          <div class=\"form-grid\"><div class=\"form-main\">\
          <fieldset><legend>What</legend>{}{}{}{}{}{}</fieldset>\
-         <fieldset><legend>When</legend>{}{}{}{}{}{}{}{}{}{}{}{}\
+         <fieldset><legend>When</legend>{}{}{}{}{}{}{}{}{}{}{}{}{}{}\
          <div class=\"field\"><input id=\"is_paused\" name=\"is_paused\" type=\"checkbox\"{paused}><label for=\"is_paused\" class=\"inline-label\">Paused</label></div></fieldset>\
          <fieldset><legend>Job</legend>{}{}{}{}{}{}{}{}{}{}</fieldset>\
          <div class=\"actions\"><button type=\"submit\">Save</button><a class=\"button secondary\" href=\"{}\">Cancel</a></div></div>\
          <aside class=\"preview card\" aria-labelledby=\"preview-h\"><h2 id=\"preview-h\">Next fires of this draft</h2>\
          <div id=\"preview\" aria-live=\"polite\"><p class=\"muted\">Fill in the form to see the next fires.</p></div></aside></div></form>",
         esc(action),
-        esc(action.split("/s/").next().unwrap_or(action).trim_end_matches("/new")),
+        esc(preview),
         csrf_field(session),
         input("name", "Name", "text"),
         input("event_type", "Event type", "text"),
@@ -999,6 +1069,8 @@ fn scheduler_form(
         input("internal_id", "Internal id", "text"),
         input("channel_source", "Channel source", "text"),
         textarea("options", "Options (JSON)"),
+        input_with("schedule_expression", "Schedule expression (optional)", "text", " wide expression",
+            " placeholder=\"rate(5 minutes)\" autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\""),
         select("type", "Kind", &[("recurring", "recurring"), ("non_recurring", "non recurring (once)")]),
         input("timezone", "Time zone (IANA)", "text"),
         select("trigger_frequency_unit", "Every", &[("", "(none)"), ("minutes", "minutes"), ("hours", "hours"), ("days", "days"), ("weeks", "weeks"), ("months", "months"), ("years", "years"), ("cron", "cron expression")]),
@@ -1011,6 +1083,8 @@ fn scheduler_form(
         input("max_fires", "At most this many fires", "number"),
         select("misfire_policy", "Missed slots", &[("fire_once", "fire once (default)"), ("skip", "skip"), ("fire_all", "fire all (at most 100)")]),
         select("one_time_schedule_type", "One-time kind", &[("", "exact (default)"), ("exact", "exact")]),
+        input_with("flexible_time_window_minutes", "Flexible window (minutes)", "number", "",
+            " min=\"0\" max=\"1440\" step=\"1\" inputmode=\"numeric\" placeholder=\"0 (off)\""),
         select("job_type", "Job type", &[("webhook", "webhook"), ("kafka", "Kafka")]),
         input("job_url", "Webhook URL", "url"),
         select("job_method", "Method", &[("", "POST (default)"), ("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH"), ("GET", "GET"), ("DELETE", "DELETE")]),
@@ -1033,6 +1107,7 @@ fn new_defaults(now: chrono::DateTime<chrono::Utc>) -> FormValues {
         ("trigger_frequency_unit", "days"),
         ("trigger_frequency_value", "1"),
         ("misfire_policy", "fire_once"),
+        ("flexible_time_window_minutes", "0"),
         ("job_type", "webhook"),
     ] {
         v.insert(k.to_owned(), val.to_owned());
@@ -1062,9 +1137,14 @@ pub(crate) async fn new_form(
 }
 
 /// The message of a refused form and the field it is about.
+/// An update whose body is valid on its own but makes the stored scheduler invalid (say, the
+/// expression cleared with no frequency given) is a 409 in the API; the form is shown again
+/// with its message all the same, so nothing typed is lost.
 fn refusal(e: &ApiError) -> Option<(String, String)> {
     match e {
-        ApiError::BadRequest(m) => Some((view::field_of(m).unwrap_or("").to_owned(), m.clone())),
+        ApiError::BadRequest(m) | ApiError::Conflict(m) => {
+            Some((view::field_of(m).unwrap_or("").to_owned(), m.clone()))
+        }
         _ => None,
     }
 }
@@ -1189,8 +1269,8 @@ pub(crate) async fn edit(
     }
 }
 
-/// The live preview of the form: the next fires of the draft, or the API's message and the
-/// field it is about. JSON for the page's script.
+/// The live preview of the new-scheduler form: the next fires of the draft, or the API's
+/// message and the field it is about. JSON for the page's script.
 pub(crate) async fn preview(
     State(state): State<AppState>,
     session: Session,
@@ -1203,26 +1283,81 @@ pub(crate) async fn preview(
         .await
         .map_err(fail(&session))?;
     let tenant = Tenant::for_console(&org, &user, params);
+    draft_preview(&state, &session, &tenant, &v, None)
+}
+
+/// The live preview of the edit form: as [`preview`], and since the scheduler keeps its id,
+/// with each fire's planned delivery in a flexible window.
+pub(crate) async fn preview_one(
+    State(state): State<AppState>,
+    session: Session,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Page {
+    let Checked(v) = check_csrf(&session, &headers, &body)?;
+    let o = one(&state, &session, params).await?;
+    draft_preview(&state, &session, &o.tenant, &v, Some(&o.record.id))
+}
+
+/// `{"data": [{"local", "utc", "deliver_at", "deliver_clock", "deliver_offset"}], "window"}`
+/// (the `deliver_` keys only with a window and a known id: an unsaved draft's delivery is only
+/// known to lie within the window), or `{"field", "message"}`. Validated and planned by the
+/// same functions as the API's preview of a document.
+fn draft_preview(
+    state: &AppState,
+    session: &Session,
+    tenant: &Tenant,
+    v: &FormValues,
+    scheduler_id: Option<&str>,
+) -> Page {
     let zone = v
         .get("timezone")
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .unwrap_or("UTC")
         .to_owned();
-    let answer = match view::document_of(&v) {
-        Err((field, message)) => json!({"field": field, "message": message}),
-        Ok(doc) => match api_ops::preview_document(&tenant, &doc, state.now(), 10) {
-            Ok(times) => json!({"data": times.iter().map(|t| json!({
-                "utc": view::utc(*t),
-                "local": format!("{} {}", view::local(*t, &zone), zone),
-            })).collect::<Vec<_>>()}),
-            Err(e) => match refusal(&e) {
-                Some((field, message)) => json!({"field": field, "message": message}),
-                None => return Err(error_page(Some(&session), &e)),
-            },
-        },
+    let doc = match view::document_of(v) {
+        Ok(doc) => doc,
+        Err((field, message)) => {
+            return Ok(Json(json!({"field": field, "message": message})).into_response())
+        }
     };
-    Ok(Json(answer).into_response())
+    let now = state.now();
+    let planned = api_ops::preview_document(tenant, &doc, now, 10).and_then(|slots| {
+        // The same record the preview planned from; its schedule knows the window.
+        let schedule = api::new_scheduler(tenant, &doc, now)?.schedule()?;
+        Ok((slots, schedule))
+    });
+    let (slots, schedule) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            return match refusal(&e) {
+                Some((field, message)) => {
+                    Ok(Json(json!({"field": field, "message": message})).into_response())
+                }
+                None => Err(error_page(Some(session), &e)),
+            }
+        }
+    };
+    let window = schedule.flexible_window_minutes();
+    let data: Vec<Value> = slots
+        .iter()
+        .map(|&t| {
+            let mut item = json!({
+                "utc": view::utc(t),
+                "local": format!("{} {}", view::local(t, &zone), zone),
+            });
+            if let (true, Some(id)) = (window > 0, scheduler_id) {
+                let at = schedule.delivery_instant(id, t);
+                item["deliver_at"] = json!(crate::format_time(at));
+                item["deliver_clock"] = json!(view::planned_clock(t, at, &zone));
+                item["deliver_offset"] = json!(view::offset_words(at - t));
+            }
+            item
+        })
+        .collect();
+    Ok(Json(json!({"data": data, "window": window})).into_response())
 }
 
 // ----- operations -----

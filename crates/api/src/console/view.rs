@@ -43,6 +43,44 @@ pub(crate) fn local(t: DateTime<Utc>, tz: &str) -> String {
         .to_string()
 }
 
+/// How far a planned delivery lies after its slot: `+7 min 13 s`, `+42 s`, `+350 ms`.
+pub(crate) fn offset_words(d: chrono::TimeDelta) -> String {
+    let ms = d.num_milliseconds().max(0);
+    let secs = ms / 1000;
+    if secs == 0 {
+        format!("+{ms} ms")
+    } else if secs < 60 {
+        format!("+{secs} s")
+    } else if secs < 3600 {
+        format!("+{} min {} s", secs / 60, secs % 60)
+    } else {
+        format!("+{} h {} min", secs / 3600, secs % 3600 / 60)
+    }
+}
+
+/// The planned delivery's time of day in the zone, with seconds (a delivery is rarely on a
+/// minute), and with its date when that is not the slot's.
+pub(crate) fn planned_clock(slot: DateTime<Utc>, at: DateTime<Utc>, tz: &str) -> String {
+    let z = zone(tz);
+    let (slot, at) = (slot.with_timezone(&z), at.with_timezone(&z));
+    if slot.date_naive() == at.date_naive() {
+        at.format("%H:%M:%S").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+}
+
+/// A planned delivery as the console shows it under its slot (in the slot's zone): `delivery
+/// planned +7 min 13 s, at 09:07:13`, the exact instant in the `datetime` attribute.
+pub(crate) fn planned(slot: DateTime<Utc>, at: DateTime<Utc>, tz: &str) -> String {
+    format!(
+        "<span class=\"planned\">delivery planned <strong>{}</strong>, at <time datetime=\"{}\">{}</time></span>",
+        esc(&offset_words(at - slot)),
+        crate::format_time(at),
+        esc(&planned_clock(slot, at, tz))
+    )
+}
+
 /// `2025-03-14 09:00:00 UTC`.
 pub(crate) fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -92,10 +130,42 @@ fn plural(n: i32, one: &str, many: &str) -> String {
 }
 
 /// The schedule in words: "every 2 weeks on Monday at 09:00 Europe/London", "cron 0 9 * * MON-FRI
-/// in America/New_York", "once at 2025-03-14 09:00 UTC".
+/// in America/New_York", "once at 2025-03-14 09:00 UTC", "rate(5 minutes) in Europe/Paris from
+/// 2030-01-07 09:00", each followed by its end, its limit and its flexible window ("delivered
+/// within a 15-minute window").
 pub(crate) fn schedule_words(r: &SchedulerRecord) -> String {
+    let mut s = timing_words(r);
+    if r.kind != "non_recurring" {
+        if let Some(end) = r.end_datetime {
+            let _ = write!(s, ", until {} {}", local(end, &r.timezone), r.timezone);
+        }
+        if let Some(max) = r.max_fires {
+            let _ = write!(s, ", at most {max} fires");
+        }
+    }
+    if r.flexible_time_window_minutes > 0 {
+        let _ = write!(
+            s,
+            ", delivered within a {}-minute window",
+            r.flexible_time_window_minutes
+        );
+    }
+    s
+}
+
+/// The timing alone: the expression as given, or the frequency fields in words.
+fn timing_words(r: &SchedulerRecord) -> String {
     let tz = r.timezone.as_str();
     let z = zone(tz);
+    if let Some(expression) = r.schedule_expression.as_deref() {
+        // rate(...) counts from the start, which is worth showing; cron(...) and at(...) say
+        // everything themselves (at's local time is read in the zone).
+        return if expression.starts_with("rate(") {
+            format!("{expression} in {tz} from {}", local(r.start_datetime, tz))
+        } else {
+            format!("{expression} in {tz}")
+        };
+    }
     if r.kind == "non_recurring" {
         return format!("once at {} {tz}", local(r.start_datetime, tz));
     }
@@ -142,12 +212,6 @@ pub(crate) fn schedule_words(r: &SchedulerRecord) -> String {
     };
     if matches!(unit, "minutes" | "hours") {
         let _ = write!(s, " from {} {tz}", local(r.start_datetime, tz));
-    }
-    if let Some(end) = r.end_datetime {
-        let _ = write!(s, ", until {} {tz}", local(end, tz));
-    }
-    if let Some(max) = r.max_fires {
-        let _ = write!(s, ", at most {max} fires");
     }
     s
 }
@@ -199,6 +263,14 @@ pub(crate) fn form_of(r: &SchedulerRecord) -> FormValues {
     put(
         "cron_expression",
         r.cron_expression.clone().unwrap_or_default(),
+    );
+    put(
+        "schedule_expression",
+        r.schedule_expression.clone().unwrap_or_default(),
+    );
+    put(
+        "flexible_time_window_minutes",
+        r.flexible_time_window_minutes.to_string(),
     );
     put(
         "trigger_time",
@@ -334,9 +406,8 @@ fn int_field(field: &str, api_name: &str, raw: &str) -> Result<Option<Value>, Fi
         })
 }
 
-/// The scheduler document of the form's values, in the shape the API takes. Empty fields are
-/// `null` (the API's default).
-pub(crate) fn document_of(v: &FormValues) -> Result<Map<String, Value>, FieldError> {
+/// The frequency and cron fields (the seed's timing form), into `d`.
+fn frequency_fields(d: &mut Map<String, Value>, v: &FormValues, z: Tz) -> Result<(), FieldError> {
     let get = |k: &str| v.get(k).map(String::as_str).unwrap_or("");
     let text = |k: &str| {
         let s = get(k).trim();
@@ -346,19 +417,6 @@ pub(crate) fn document_of(v: &FormValues) -> Result<Map<String, Value>, FieldErr
             Value::String(s.to_owned())
         }
     };
-    let tz_name = get("timezone").trim();
-    let z = zone(if tz_name.is_empty() { "UTC" } else { tz_name });
-    let mut d = Map::new();
-    d.insert("name".into(), Value::String(get("name").to_owned()));
-    d.insert(
-        "event_type".into(),
-        Value::String(get("event_type").to_owned()),
-    );
-    d.insert("description".into(), text("description"));
-    d.insert("internal_id".into(), text("internal_id"));
-    d.insert("channel_source".into(), text("channel_source"));
-    d.insert("type".into(), text("type"));
-    d.insert("timezone".into(), text("timezone"));
     d.insert(
         "trigger_frequency_unit".into(),
         text("trigger_frequency_unit"),
@@ -409,6 +467,58 @@ pub(crate) fn document_of(v: &FormValues) -> Result<Map<String, Value>, FieldErr
         Value::String(crate::format_time(t))
     };
     d.insert("triger_month_and_day".into(), month_day);
+    Ok(())
+}
+
+/// The scheduler document of the form's values, in the shape the API takes. Empty fields are
+/// `null` (the API's default).
+pub(crate) fn document_of(v: &FormValues) -> Result<Map<String, Value>, FieldError> {
+    let get = |k: &str| v.get(k).map(String::as_str).unwrap_or("");
+    let text = |k: &str| {
+        let s = get(k).trim();
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::String(s.to_owned())
+        }
+    };
+    let tz_name = get("timezone").trim();
+    let z = zone(if tz_name.is_empty() { "UTC" } else { tz_name });
+    let mut d = Map::new();
+    d.insert("name".into(), Value::String(get("name").to_owned()));
+    d.insert(
+        "event_type".into(),
+        Value::String(get("event_type").to_owned()),
+    );
+    d.insert("description".into(), text("description"));
+    d.insert("internal_id".into(), text("internal_id"));
+    d.insert("channel_source".into(), text("channel_source"));
+    d.insert("timezone".into(), text("timezone"));
+    let expression = get("schedule_expression").trim();
+    if expression.is_empty() {
+        // Sent as null, so an edit that clears it drops the stored one (the API counts null
+        // as absent, and the frequency fields below then stand).
+        d.insert("schedule_expression".into(), Value::Null);
+        d.insert("type".into(), text("type"));
+        frequency_fields(&mut d, v, z)?;
+    } else {
+        // The expression stands instead of the frequency and cron fields, and decides the kind
+        // (at(...) is a one-shot): those inputs are not sent at all, as the API refuses a
+        // document giving both (and an edit then drops the stored ones).
+        d.insert(
+            "schedule_expression".into(),
+            Value::String(expression.to_owned()),
+        );
+    }
+    d.insert(
+        "flexible_time_window_minutes".into(),
+        int_field(
+            "flexible_time_window_minutes",
+            "flexible_time_window_minutes",
+            get("flexible_time_window_minutes"),
+        )?
+        .unwrap_or_else(|| Value::from(0)),
+    );
     d.insert(
         "start_datetime".into(),
         instant("start_datetime", get("start_datetime"), z)?,
@@ -507,11 +617,13 @@ pub(crate) fn field_of(message: &str) -> Option<&'static str> {
         return Some("job_type");
     }
     // Longest first, so `start_datetime` wins over `start_date`.
-    const FIELDS: [&str; 20] = [
+    const FIELDS: [&str; 22] = [
+        "flexible_time_window_minutes",
         "trigger_frequency_value",
         "trigger_frequency_unit",
         "one_time_schedule_type",
         "triger_month_and_day",
+        "schedule_expression",
         "cron_expression",
         "start_datetime",
         "channel_source",
@@ -545,6 +657,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn says_a_delivery_offset() {
+        let ms = chrono::TimeDelta::milliseconds;
+        assert_eq!(offset_words(ms(350)), "+350 ms");
+        assert_eq!(offset_words(ms(42_999)), "+42 s");
+        assert_eq!(offset_words(ms(433_219)), "+7 min 13 s");
+        assert_eq!(offset_words(ms(86_399_999)), "+23 h 59 min");
+    }
+
+    #[test]
     fn escapes() {
         assert_eq!(
             esc("<a href=\"x\">&'"),
@@ -568,6 +689,148 @@ mod tests {
             Some("start_datetime")
         );
         assert_eq!(field_of("something else"), None);
+        assert_eq!(
+            field_of("schedule_expression is invalid at character 10: rate(1 ...) takes minute"),
+            Some("schedule_expression")
+        );
+        // The API's "both given" message names the expression first.
+        assert_eq!(
+            field_of("schedule_expression and cron_expression cannot both be given: the expression stands instead of trigger_frequency_unit"),
+            Some("schedule_expression")
+        );
+        assert_eq!(
+            field_of("flexible_time_window_minutes must be an integer from 0 (off) to 1440"),
+            Some("flexible_time_window_minutes")
+        );
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> FormValues {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn an_expression_replaces_the_frequency_fields_and_the_kind() {
+        let v = form(&[
+            ("type", "recurring"),
+            ("timezone", "Europe/Paris"),
+            ("schedule_expression", " rate(5 minutes) "),
+            ("flexible_time_window_minutes", "15"),
+            ("trigger_frequency_unit", "days"),
+            ("trigger_frequency_value", "1"),
+            ("cron_expression", "0 9 * * *"),
+            // Not even read: a stale value in a replaced input cannot refuse the form.
+            ("trigger_time", "not a time"),
+            ("triger_month_and_day", "03-14"),
+        ]);
+        let d = document_of(&v).unwrap();
+        assert_eq!(d["schedule_expression"], "rate(5 minutes)");
+        assert_eq!(d["flexible_time_window_minutes"], 15);
+        for key in [
+            "type",
+            "trigger_frequency_unit",
+            "trigger_frequency_value",
+            "cron_expression",
+            "trigger_time",
+            "triger_month_and_day",
+        ] {
+            assert!(!d.contains_key(key), "{key} sent beside the expression");
+        }
+        assert_eq!(d["timezone"], "Europe/Paris");
+    }
+
+    #[test]
+    fn without_an_expression_the_frequency_fields_are_sent() {
+        let v = form(&[
+            ("type", "recurring"),
+            ("schedule_expression", "  "),
+            ("flexible_time_window_minutes", ""),
+            ("trigger_frequency_unit", "days"),
+            ("trigger_frequency_value", "2"),
+        ]);
+        let d = document_of(&v).unwrap();
+        assert_eq!(d["schedule_expression"], Value::Null);
+        // Empty means off.
+        assert_eq!(d["flexible_time_window_minutes"], 0);
+        assert_eq!(d["type"], "recurring");
+        assert_eq!(d["trigger_frequency_unit"], "days");
+        assert_eq!(d["trigger_frequency_value"], 2);
+        let bad = form(&[("flexible_time_window_minutes", "a quarter hour")]);
+        assert_eq!(
+            document_of(&bad).unwrap_err().0,
+            "flexible_time_window_minutes"
+        );
+    }
+
+    fn record_of(pairs: &[(&str, &str)], window: i64) -> SchedulerRecord {
+        let mut v = form(&[
+            ("name", "n"),
+            ("event_type", "e"),
+            ("job_type", "webhook"),
+            ("job_url", "https://example.com/hook"),
+            ("start_datetime", "2030-01-07 09:00"),
+        ]);
+        v.extend(form(pairs));
+        v.insert("flexible_time_window_minutes".into(), window.to_string());
+        let doc = document_of(&v).unwrap();
+        let tenant = crate::auth::Tenant::for_console("org", "user", HashMap::new());
+        let now = Utc.with_ymd_and_hms(2029, 1, 1, 0, 0, 0).unwrap();
+        crate::routes::schedulers::new_scheduler(&tenant, &doc, now).unwrap()
+    }
+
+    #[test]
+    fn says_the_schedule_and_its_window_in_words() {
+        let r = record_of(
+            &[
+                ("timezone", "Europe/Paris"),
+                ("schedule_expression", "rate(5 minutes)"),
+            ],
+            15,
+        );
+        assert_eq!(
+            schedule_words(&r),
+            "rate(5 minutes) in Europe/Paris from 2030-01-07 09:00, delivered within a 15-minute window"
+        );
+        let r = record_of(
+            &[
+                ("timezone", "Europe/Paris"),
+                ("schedule_expression", "cron(0 12 ? * MON-FRI *)"),
+                ("end_datetime", "2031-01-01 00:00"),
+            ],
+            0,
+        );
+        assert_eq!(
+            schedule_words(&r),
+            "cron(0 12 ? * MON-FRI *) in Europe/Paris, until 2031-01-01 00:00 Europe/Paris"
+        );
+        let r = record_of(&[("schedule_expression", "at(2030-03-01T09:00:00)")], 1);
+        assert_eq!(
+            schedule_words(&r),
+            "at(2030-03-01T09:00:00) in UTC, delivered within a 1-minute window"
+        );
+        let r = record_of(
+            &[
+                ("type", "recurring"),
+                ("timezone", "Europe/London"),
+                ("trigger_frequency_unit", "weeks"),
+                ("trigger_frequency_value", "2"),
+                ("max_fires", "3"),
+            ],
+            30,
+        );
+        assert_eq!(
+            schedule_words(&r),
+            "every 2 weeks on Monday at 09:00 Europe/London, at most 3 fires, delivered within a 30-minute window"
+        );
+        // Back to the form: the stored expression and window, no frequency.
+        let r = record_of(&[("schedule_expression", "rate(1 hour)")], 15);
+        let v = form_of(&r);
+        assert_eq!(v["schedule_expression"], "rate(1 hour)");
+        assert_eq!(v["flexible_time_window_minutes"], "15");
+        assert_eq!(v["trigger_frequency_unit"], "");
+        assert_eq!(v["cron_expression"], "");
     }
 
     #[test]

@@ -33,19 +33,25 @@
         .then(function (r) { return r.json(); })
         .then(function (a) {
           if (mine !== seq) return;
-          form.querySelectorAll(".live-error").forEach(function (e) { e.remove(); });
-          form.querySelectorAll("[data-live-invalid]").forEach(function (e) {
-            e.removeAttribute("aria-invalid"); e.removeAttribute("data-live-invalid");
+          // Errors shown so far (an earlier answer's, or the server's after a refused save)
+          // go, unless they are this answer's: the preview validates the draft as a save does.
+          form.querySelectorAll(".field-error").forEach(function (e) {
+            var f = e.closest("[data-field]");
+            if (!a.message || e.textContent !== a.message || !f || f.dataset.field !== a.field) e.remove();
           });
+          form.querySelectorAll("[aria-invalid]").forEach(function (e) {
+            if (!a.message || e.id !== a.field) e.removeAttribute("aria-invalid");
+          });
+          var banner = document.getElementById("form-error");
+          if (banner && !a.message) banner.remove();
           out.replaceChildren();
           if (a.message) {
             out.appendChild(text("p", a.message, "error"));
             var input = a.field && document.getElementById(a.field);
             if (input) {
               input.setAttribute("aria-invalid", "true");
-              input.setAttribute("data-live-invalid", "1");
-              var p = text("p", a.message, "field-error live-error");
-              input.closest(".field").appendChild(p);
+              var field = input.closest(".field");
+              if (!field.querySelector(".field-error")) field.appendChild(text("p", a.message, "field-error live-error"));
             }
             return;
           }
@@ -53,18 +59,54 @@
             out.appendChild(text("p", "No fires: this draft would be finished.", "muted"));
             return;
           }
+          // With a flexible window: an existing scheduler's planned delivery of each fire; a
+          // new one's depends on the id it gets when saved, so only the window is known.
+          if (a.window > 0 && !a.data[0].deliver_at) {
+            out.appendChild(text("p", "Delivery of each fire is spread over the " + a.window +
+              "-minute window after it; the exact instant is fixed when the scheduler is saved.",
+              "muted note"));
+          }
           var ol = document.createElement("ol");
           ol.id = "preview-list";
           a.data.forEach(function (t) {
             var li = text("li", t.local);
             li.appendChild(document.createElement("br"));
             li.appendChild(text("span", t.utc, "muted"));
+            if (t.deliver_at) {
+              var p = text("span", "delivery planned ", "planned");
+              p.appendChild(text("strong", t.deliver_offset));
+              p.appendChild(document.createTextNode(", at "));
+              var time = text("time", t.deliver_clock);
+              time.setAttribute("datetime", t.deliver_at);
+              p.appendChild(time);
+              li.appendChild(document.createElement("br"));
+              li.appendChild(p);
+            }
             ol.appendChild(li);
           });
           out.appendChild(ol);
         })
         .catch(function () {});
     };
+    // A schedule expression stands instead of the frequency fields and decides the kind: they
+    // are disabled while it is given (the server does not send them either).
+    var expression = document.getElementById("schedule_expression");
+    var replaced = ["type", "trigger_frequency_unit", "trigger_frequency_value", "cron_expression",
+      "trigger_time", "triger_month_and_day"];
+    var sync = function () {
+      if (!expression) return;
+      var given = expression.value.trim() !== "";
+      replaced.forEach(function (id) {
+        var e = document.getElementById(id);
+        if (!e) return;
+        e.disabled = given;
+        e.closest(".field").classList.toggle("replaced", given);
+      });
+      var kind = document.getElementById("type");
+      if (given && kind) kind.value = /^at\(/.test(expression.value.trim()) ? "non_recurring" : "recurring";
+    };
+    sync();
+    if (expression) expression.addEventListener("input", sync);
     form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 300); });
     form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 100); });
     refresh();
