@@ -813,8 +813,7 @@ impl Shared {
         // A URL that cannot be made now (credentials unavailable) may be makeable later.
         let files = self.file_items(files).await.map_err(Failure::Retryable)?;
         let fired_at = self.clock.now();
-        let body = envelope(fire, ctx, spec.workflow_id.as_deref(), files, fired_at);
-        let body = serde_json::to_vec(&body).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let body = envelope(fire, ctx, spec.workflow_id.as_deref(), files, fired_at).to_bytes();
         let fire_id = fire.id.to_string();
         match &spec.target {
             JobTarget::Kafka { topic } => {
@@ -934,7 +933,7 @@ impl Shared {
         let (Some(topic), Some(kafka)) = (&self.config.dead_letter_topic, &self.kafka) else {
             return;
         };
-        let mut body = match prepared {
+        let body = match prepared {
             Some(p) => {
                 // A dead letter goes out even when its URLs cannot be made.
                 let files = match self.file_items(&p.files).await {
@@ -945,18 +944,20 @@ impl Shared {
                     }
                 };
                 let workflow_id = p.spec.as_ref().ok().and_then(|s| s.workflow_id.as_deref());
-                envelope(fire, &p.ctx, workflow_id, files, self.clock.now())
+                let mut env = envelope(fire, &p.ctx, workflow_id, files, self.clock.now());
+                env.last_error = Some(error);
+                env.to_bytes()
             }
-            None => serde_json::json!({
+            None => serde_json::to_vec(&serde_json::json!({
                 "fire_id": fire.id.to_string(),
                 "scheduler_id": fire.scheduler_id,
                 "organization_id": fire.organization_id,
                 "scheduled_for": crate::envelope::rfc3339_ms(fire.scheduled_for),
                 "attempt": fire.attempts,
-            }),
+                "last_error": error,
+            }))
+            .unwrap_or_default(),
         };
-        body["last_error"] = serde_json::Value::String(error.to_owned());
-        let body = serde_json::to_vec(&body).unwrap_or_default();
         let fire_id = fire.id.to_string();
         let event_type = prepared.map_or("", |p| p.ctx.event_type.as_str());
         let sent = kafka
