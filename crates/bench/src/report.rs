@@ -39,7 +39,7 @@ pub fn charts(
         let file = format!("{date}-lag.png");
         chart::lines(
             &out.join(&file),
-            "Lag distribution (scheduled_for to receipt)",
+            "Lag distribution (planned delivery to receipt)",
             "lag, ms (log scale)",
             "% of fires at or below",
             &lag,
@@ -502,7 +502,7 @@ pub fn summary(
     let d: Vec<&(String, Value)> = deliveries(results).collect();
     if !d.is_empty() {
         let _ = writeln!(md, "\n## Deliveries\n");
-        let _ = writeln!(md, "Lag is receive time at the consumer (or receiver) minus `scheduled_for`. Fires/s: bursts, fires over the time from the due instant to the last acknowledgement; steady runs, fires over the window.\n");
+        let _ = writeln!(md, "Lag is receive time at the consumer (or receiver) minus the planned delivery: `scheduled_for`, or `deliver_at` for a fire with a flexible window. Fires/s: bursts, fires over the time from the due instant to the last acknowledgement; steady runs, fires over the window.\n");
         let _ = writeln!(md, "| run | fires | fires/s | ratio of claim ceiling | lag p50 | p99 | max | duplicates | runner peak RSS | CPU |");
         let _ = writeln!(
             md,
