@@ -46,17 +46,16 @@ struct Args {
         default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     )]
     font: PathBuf,
-    /// Shorter runs (a fifth of the fires, 20 s steady windows, 200,000 idle schedulers, 10 s
-    /// API and 5 s pgbench runs) for a quick look; the defaults are the issue's.
+    /// The developer loop (under 3 minutes): ceilings, API, bursts and steady runs only, with a
+    /// fifth of the fires, 10 s steady windows, 5 s API and 3 s pgbench runs. With `--only`,
+    /// any part at the quick sizes (200,000 idle schedulers, a 1,000,000-fire backlog, 20,000
+    /// fires in a 2-minute window). The defaults are the issues' sizes.
     #[arg(long)]
     quick: bool,
-    /// Which parts to run.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "ceiling,api,burst,sweep,steady,scale,retention,window"
-    )]
-    only: Vec<String>,
+    /// Which parts to run (default: all of ceiling, api, burst, sweep, steady, scale,
+    /// retention, window; with --quick: ceiling, api, burst, steady).
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<String>>,
     /// Partitions of each bench topic.
     #[arg(long, default_value_t = 4)]
     partitions: i32,
@@ -87,13 +86,13 @@ impl Sizes {
         if quick {
             Self {
                 burst: 20_000,
-                steady_secs: 20,
+                steady_secs: 10,
                 rates: [2_000, 5_000],
                 idle: 200_000,
-                api_secs: 10,
+                api_secs: 5,
                 api_rows: 10_000,
                 api_concurrency: 64,
-                pgbench_secs: 5,
+                pgbench_secs: 3,
                 claim_rows: 50_000,
                 backlog: 1_000_000,
                 window_fires: 20_000,
@@ -183,7 +182,15 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let mut results: Vec<(String, Value)> = Vec::new();
-    let want = |p: &str| ctx.args.only.iter().any(|o| o == p);
+    let parts: Vec<String> = ctx.args.only.clone().unwrap_or_else(|| {
+        let all = if ctx.args.quick {
+            "ceiling,api,burst,steady"
+        } else {
+            "ceiling,api,burst,sweep,steady,scale,retention,window"
+        };
+        all.split(',').map(str::to_owned).collect()
+    });
+    let want = |p: &str| parts.iter().any(|o| o == p);
     let s = &ctx.sizes;
     if want("ceiling") {
         results.push(("ceiling".into(), run_ceiling(&ctx).await?));
