@@ -223,22 +223,38 @@ fn constrain(doc: &mut Value) {
                     _ => {}
                 }
             }
-            if method == "post" && path.ends_with("/schedulers") {
-                if let Some(Value::Object(body)) = op.get_mut("requestBody") {
-                    body.insert("required".into(), Value::Bool(true));
-                    body.insert(
-                        "content".into(),
-                        json!({"application/json": {"schema": {"$ref": "#/components/schemas/SchedulerCreate"}}}),
-                    );
+            // The bodies whose schema is written here rather than derived.
+            let body_schema = match (method.as_str(), path.as_str()) {
+                ("post", p) if p.ends_with("/schedulers") || p.ends_with("/schedulers/preview") => {
+                    Some(("application/json", ref_to("SchedulerCreate")))
                 }
-            }
-            if method == "put" && path.ends_with("/schedulers/{scheduler_id}") {
-                if let Some(Value::Object(body)) = op.get_mut("requestBody") {
-                    body.insert("required".into(), Value::Bool(true));
-                    body.insert(
-                        "content".into(),
-                        json!({"application/json": {"schema": {"$ref": "#/components/schemas/SchedulerUpdate"}}}),
-                    );
+                ("put", p) if p.ends_with("/schedulers/{scheduler_id}") => {
+                    Some(("application/json", ref_to("SchedulerUpdate")))
+                }
+                ("post", p) if p.ends_with("/schedulers/files") => {
+                    Some(("multipart/form-data", ref_to("SchedulerForm")))
+                }
+                ("put", p) if p.ends_with("/schedulers/files/{scheduler_id}") => {
+                    Some(("multipart/form-data", ref_to("SchedulerUpdateForm")))
+                }
+                ("post", "/admin/dead-fires/redrive") => Some((
+                    "application/json",
+                    json!({
+                        "type": "object",
+                        "required": ["last_error"],
+                        "properties": {"last_error": {"type": ["string", "null"], "pattern": NO_NUL}}
+                    }),
+                )),
+                _ => None,
+            };
+            if let (Some((media_type, schema)), Some(Value::Object(body))) =
+                (body_schema, op.get_mut("requestBody"))
+            {
+                body.insert("required".into(), Value::Bool(true));
+                if let Some(Value::Object(content)) =
+                    body.get_mut("content").and_then(|c| c.get_mut(media_type))
+                {
+                    content.insert("schema".into(), schema);
                 }
             }
             let mut statuses: Vec<(&str, &str)> = Vec::new();
@@ -298,9 +314,9 @@ fn constrain(doc: &mut Value) {
             "JsonWithoutNul".into(),
             json!({"anyOf": [
                 {"type": ["null", "boolean", "number"]},
-                {"type": "string", "pattern": "^[^\\u0000]*$"},
+                {"type": "string", "pattern": NO_NUL},
                 {"type": "array", "items": {"$ref": "#/components/schemas/JsonWithoutNul"}},
-                {"type": "object", "propertyNames": {"pattern": "^[^\\u0000]*$"},
+                {"type": "object", "propertyNames": {"pattern": NO_NUL},
                  "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}}
             ]}),
         );
@@ -316,20 +332,8 @@ fn constrain(doc: &mut Value) {
         if let Some(Value::Object(rotate)) = schemas.get_mut("RotateRequest") {
             rotate.insert("additionalProperties".into(), Value::Bool(false));
         }
-        if let Some(Value::Object(form)) = schemas.get_mut("SchedulerForm") {
-            form.insert("required".into(), json!(["payload"]));
-            if let Some(Value::Object(props)) = form.get_mut("properties") {
-                props.insert(
-                    "payload".into(),
-                    json!({"$ref": "#/components/schemas/SchedulerCreate", "description": "The scheduler document, as the JSON route's body, in a part of type application/json"}),
-                );
-            }
-            if let Some(Value::Object(files)) =
-                form.get_mut("properties").and_then(|p| p.get_mut("files"))
-            {
-                files.insert("maxItems".into(), Value::from(DEFAULT_MAX_FILES));
-            }
-        }
+        schemas.insert("SchedulerForm".into(), form_schema("SchedulerCreate"));
+        schemas.insert("SchedulerUpdateForm".into(), form_schema("SchedulerUpdate"));
     }
 }
 
@@ -379,77 +383,233 @@ fn constrain_parameter(p: &mut Value) {
     }
 }
 
-/// The body of a create (`required`) or an update (every field optional): the fields a client
-/// sets, with what the server checks of them. Unknown fields are ignored.
+/// No U+0000 anywhere (Postgres text and jsonb cannot hold it).
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// A string with a character that is not white space (Rust's `char::is_whitespace`, which the
+/// server trims by: the set is spelled out, since `\s` differs between regex engines).
+const NOT_BLANK: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
+
+/// `validate::is_webhook_url`, as a pattern.
+const WEBHOOK_URL: &str = concat!(
+    "^https?://",
+    "(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    "|([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*\\.?)",
+    "(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0))?",
+    "([/?#]([A-Za-z0-9._~!$&'()*+,;=:@/?#-]|%[0-9A-Fa-f]{2})*)?$",
+);
+
+/// Names a browser's form encoding can put in a part's header (it percent-encodes CR, LF and
+/// `"`; the other control characters would break the header, and the form is refused).
+const PART_NAME: &str = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$";
+
+/// A pattern matching `words` in any letter case.
+fn any_case(words: &[&str]) -> String {
+    format!("^{}$", any_case_words(words))
+}
+
+/// `(word|word...)` in any letter case, unanchored.
+fn any_case_words(words: &[&str]) -> String {
+    let alternatives: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+                    } else if c == '.' {
+                        "\\.".to_owned()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!("({})", alternatives.join("|"))
+}
+
+fn ref_to(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A date-time field: RFC 3339 as JSON Schema's `date-time` reads it (`validate::is_rfc3339`),
+/// or `""` / null for none.
+fn date_time(description: &str) -> Value {
+    json!({
+        "description": description,
+        "anyOf": [{"type": "string", "format": "date-time"}, {"enum": ["", null]}]
+    })
+}
+
+/// The fields of a scheduler as a client writes them, each with what the server checks of it
+/// on its own (`validate::check_fields`): the whole of an update's schema, and the properties
+/// of a create's.
+fn scheduler_fields() -> Value {
+    use crate::validate::{
+        KINDS, MAX_CHANNEL_SOURCE, MAX_DESCRIPTION, MAX_EVENT_TYPE, MAX_FIRES, MAX_FREQUENCY_VALUE,
+        MAX_INTERNAL_ID, MAX_NAME, MISFIRE_POLICIES, UNITS,
+    };
+    let nullable_text =
+        |max: usize| json!({"type": ["string", "null"], "maxLength": max, "pattern": NO_NUL});
+    let required_text = |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": NOT_BLANK});
+    let with_null = |values: &[&str], extra: &[&str]| {
+        let mut v: Vec<Value> = values.iter().chain(extra).map(|s| json!(s)).collect();
+        v.push(Value::Null);
+        Value::Array(v)
+    };
+    let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    json!({
+        "name": required_text(MAX_NAME),
+        "event_type": required_text(MAX_EVENT_TYPE),
+        "description": nullable_text(MAX_DESCRIPTION),
+        "channel_source": nullable_text(MAX_CHANNEL_SOURCE),
+        "internal_id": nullable_text(MAX_INTERNAL_ID),
+        "options": {"$ref": "#/components/schemas/JsonWithoutNul", "description": "Any JSON value, stored and returned as given"},
+        "is_paused": {"type": ["boolean", "null"]},
+        "job": ref_to("Job"),
+        "type": {"enum": with_null(&KINDS, &[]), "default": "recurring"},
+        "one_time_schedule_type": {"enum": with_null(&["exact", ""], &[]), "description": "A one-shot's kind: exact (the only one, the default)"},
+        "trigger_frequency_unit": {"enum": with_null(&UNITS, &[""])},
+        "trigger_frequency_value": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_FREQUENCY_VALUE},
+        "trigger_time": date_time("Only its time of day counts, read in `timezone`"),
+        "triger_month_and_day": date_time("(sic) Only its month and day count, read in `timezone` (years)"),
+        "start_datetime": date_time("The first slot is the first one at or after it"),
+        "start_date": date_time("The seed's older name of the start: read when `start_datetime` is absent, null or empty"),
+        "end_datetime": date_time("No fire after it. Must be after the start (`start_datetime`, else `start_date`, or the instant of an `at(...)` expression)"),
+        "timezone": {"enum": zones.iter().map(|z| json!(z)).chain([Value::Null]).collect::<Vec<_>>(), "default": "UTC", "description": "An IANA time zone name (the tz database's, exact case)"},
+        "cron_expression": {
+            "description": "With trigger_frequency_unit cron: 5 fields (minute hour day-of-month month day-of-week), 6 (a leading second) or 7 (and a trailing year 1970-2099), or @yearly / @annually / @monthly / @weekly / @daily / @midnight / @hourly; values, names (JAN, MON), ranges written low to high, lists, steps, `?` in a day field, and the Quartz day operators L, L-n, LW, nW, nL, n#k. It must match some date (`0 0 30 2 *` is refused). At most 1024 characters.",
+            "anyOf": [{"type": "string", "format": "cron", "maxLength": 1024}, {"enum": ["", null]}]
+        },
+        "schedule_expression": {
+            "description": "EventBridge form, instead of the frequency fields: rate(value unit) (minute(s), hour(s), day(s), singular exactly when the value is 1; value 1-1000000), cron(minutes hours day-of-month month day-of-week year) (exactly one day field `?`, days of week 1-7 from SUN) or at(yyyy-mm-ddThh:mm:ss) (a one-shot, in `timezone`, years 1970-9999). At most 1024 characters.",
+            "anyOf": [{"type": "string", "format": "schedule-expression", "maxLength": 1024}, {"enum": ["", null]}]
+        },
+        "flexible_time_window_minutes": {"type": ["integer", "null"], "minimum": 0, "maximum": scheduler_core::MAX_FLEXIBLE_WINDOW_MINUTES, "default": 0},
+        "max_fires": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_FIRES},
+        "misfire_policy": {"enum": with_null(&MISFIRE_POLICIES, &[]), "default": "fire_once"}
+    })
+}
+
+// The rules between fields are written with `anyOf` alone (no `if` / `then` / `else` / `not`):
+// each reads the same, and schemathesis judges multipart bodies (whose files it cannot
+// validate) only around conditional keywords.
+
+/// No `schedule_expression` (absent, null or `""`).
+fn no_expression() -> Value {
+    json!({"properties": {"schedule_expression": {"enum": ["", null]}}})
+}
+
+/// A `schedule_expression` is given (a string other than `""`).
+fn expression_given() -> Value {
+    json!({"required": ["schedule_expression"], "properties": {"schedule_expression": {"type": "string", "minLength": 1}}})
+}
+
+/// The expression is an `at(...)` (a one-shot) or a `rate(...)` / `cron(...)` (recurring).
+fn expression_matching(pattern: &str) -> Value {
+    json!({"required": ["schedule_expression"], "properties": {"schedule_expression": {"type": "string", "pattern": pattern}}})
+}
+
+/// What one body cannot give together (create and update alike): an expression beside the
+/// fields it stands for, or beside a `type` of the other kind.
+fn expression_rules() -> Vec<Value> {
+    use crate::validate::REPLACED_BY_EXPRESSION;
+    let absent: serde_json::Map<String, Value> = REPLACED_BY_EXPRESSION
+        .iter()
+        .map(|k| ((*k).to_owned(), json!({"enum": ["", null]})))
+        .collect();
+    let of_type = |kind: &str| json!({"properties": {"type": {"enum": [kind, null]}}});
+    vec![
+        json!({"anyOf": [no_expression(), {"properties": absent}]}),
+        json!({"anyOf": [
+            no_expression(),
+            {"allOf": [expression_matching("^at\\("), of_type("non_recurring")]},
+            {"allOf": [expression_matching("^(rate|cron)\\("), of_type("recurring")]}
+        ]}),
+    ]
+}
+
+/// The body of a create (the fields of a whole scheduler, which must make one) or of an update
+/// (each field on its own; what the stored fields make of it is a 409).
 fn scheduler_input(create: bool) -> Value {
-    let nullable_text = |max: usize| json!({"type": ["string", "null"], "maxLength": max, "pattern": "^[^\\u0000]*$"});
-    let required_text = |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"});
-    let instant = json!({"type": ["string", "null"], "format": "date-time"});
+    let mut all_of = expression_rules();
     let mut schema = json!({
         "type": "object",
-        "description": "A scheduler as the client writes it. Timing: `type` recurring (a `trigger_frequency_unit`, its `trigger_frequency_value` unless cron, and `start_datetime`) or non_recurring (`start_datetime`). Unknown fields are ignored.",
-        "properties": {
-            "name": required_text(512),
-            "event_type": required_text(256),
-            "description": nullable_text(10_000),
-            "channel_source": nullable_text(256),
-            "internal_id": nullable_text(512),
-            "options": {"$ref": "#/components/schemas/JsonWithoutNul"},
-            "is_paused": {"type": ["boolean", "null"]},
-            "job": {"$ref": "#/components/schemas/Job"},
-            "type": {"type": ["string", "null"], "enum": ["recurring", "non_recurring", null], "default": "recurring"},
-            "one_time_schedule_type": {"type": ["string", "null"], "enum": ["exact", "", null]},
-            "trigger_frequency_unit": {"type": ["string", "null"], "enum": ["minutes", "hours", "days", "weeks", "months", "years", "cron", null]},
-            "trigger_frequency_value": {"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000},
-            "trigger_time": instant,
-            "triger_month_and_day": instant,
-            "start_datetime": {"type": "string", "format": "date-time"},
-            "end_datetime": instant,
-            "timezone": {"type": ["string", "null"], "description": "An IANA time zone name", "default": "UTC"},
-            "cron_expression": {"type": ["string", "null"], "description": "5 fields, or 6-7 with seconds (and year)"},
-            "max_fires": {"type": ["integer", "null"], "minimum": 1},
-            "misfire_policy": {"type": ["string", "null"], "enum": ["fire_once", "skip", "fire_all", null], "default": "fire_once"}
-        }
+        "properties": scheduler_fields(),
     });
     if create {
+        schema["description"] = json!("A scheduler as the client writes it. Timing: `type` recurring (the default: a `trigger_frequency_unit`, then its `cron_expression` for cron or its `trigger_frequency_value` otherwise) or non_recurring, and a start (`start_datetime` or `start_date`); or a `schedule_expression` instead of the frequency fields (`at(...)` carries its own start). `end_datetime` must be after the start (`x-after`). Unknown fields are ignored.");
         schema["required"] = json!(["name", "event_type", "job"]);
-        // Recurring (the default type) needs a unit and a start; a value unless the unit is
-        // cron, which needs its expression. A one-shot needs its instant.
-        schema["allOf"] = json!([
-            {"if": {"properties": {"type": {"const": "non_recurring"}}, "required": ["type"]},
-             "then": {"required": ["start_datetime"]},
-             "else": {"required": ["trigger_frequency_unit", "start_datetime"],
-                      "properties": {"trigger_frequency_unit": {"type": "string"}}}},
-            {"if": {"properties": {"trigger_frequency_unit": {"const": "cron"}}, "required": ["trigger_frequency_unit"]},
-             "then": {"required": ["cron_expression"]},
-             "else": {"if": {"properties": {"type": {"const": "non_recurring"}}, "required": ["type"]},
-                      "else": {"required": ["trigger_frequency_value"],
-                               "properties": {"trigger_frequency_value": {"type": "integer"}}}}}
-        ]);
+        let given = |field: &str| json!({"required": [field], "properties": {field: {"type": "string", "minLength": 1}}});
+        // A start: its own field, the seed's start_date, or the instant of an at(...).
+        all_of.push(json!({"anyOf": [
+            given("start_datetime"),
+            given("start_date"),
+            expression_matching("^at\\(")
+        ]}));
+        // A frequency: unless an expression or a one-shot, a unit, and then a cron expression
+        // for cron or a value for the others.
+        let others: Vec<&str> = crate::validate::UNITS
+            .iter()
+            .copied()
+            .filter(|u| *u != "cron")
+            .collect();
+        all_of.push(json!({"anyOf": [
+            expression_given(),
+            {"required": ["type"], "properties": {"type": {"const": "non_recurring"}}},
+            {"required": ["trigger_frequency_unit", "cron_expression"], "properties": {
+                "trigger_frequency_unit": {"const": "cron"},
+                "cron_expression": {"type": "string", "minLength": 1}
+            }},
+            {"required": ["trigger_frequency_unit", "trigger_frequency_value"], "properties": {
+                "trigger_frequency_unit": {"enum": others},
+                "trigger_frequency_value": {"type": "integer"}
+            }}
+        ]}));
+        schema["x-after"] = json!({"end_datetime": "the start: start_datetime, else start_date, or the instant of an at(...) schedule_expression"});
+    } else {
+        schema["description"] = json!("The fields to change, each checked on its own (400). A field given as null falls back to its default. When the scheduler the stored fields and these make is not valid (a required timing field missing, `end_datetime` not after the start), the answer is 409. Unknown fields are ignored.");
     }
+    schema["allOf"] = Value::Array(all_of);
     schema
 }
 
-/// `job`: a Kafka topic or a webhook, as `scheduler_core::job::validate_job` checks it.
+/// `job`: a Kafka topic or a webhook, as `validate::prepare_job` (and the core crate's
+/// `validate_job`) check it.
 fn job_schema() -> Value {
     use scheduler_core::job::{MAX_RETRY_AGE_SECS, MAX_RETRY_ATTEMPTS, MAX_TIMEOUT_MS};
+    let any = ref_to("JsonWithoutNul");
     let common = json!({
-        "data": {"anyOf": [{"type": "null"}, {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}, "propertyNames": {"pattern": "^[^\\u0000]*$"}}], "description": "Any JSON object without NUL characters, at most 256 KiB serialized; sent as the envelope's `data`"},
-        "workflow_id": {"type": ["string", "null"], "pattern": "^[^\\u0000]*$"},
+        "data": {"anyOf": [{"type": "null"}, {"type": "object", "additionalProperties": any, "propertyNames": {"pattern": NO_NUL}}], "description": "Any JSON object, at most 256 KiB serialized; sent as the envelope's `data`"},
+        "workflow_id": {"anyOf": [{"type": "string", "pattern": NO_NUL}, {"type": ["number", "null"]}]},
         "retry": {
             "type": ["object", "null"],
             "properties": {
                 "max_attempts": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_RETRY_ATTEMPTS},
                 "max_age_secs": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_RETRY_AGE_SECS}
-            }
+            },
+            "additionalProperties": any,
+            "propertyNames": {"pattern": NO_NUL}
         }
     });
+    let reserved = any_case_words(&[
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+    ]);
     let mut kafka = json!({
         "type": "object",
         "required": ["type", "topic"],
         "properties": {
             "type": {"type": "string", "enum": ["kafka"]},
-            "topic": {"type": "string", "pattern": "^(?!\\.{1,2}$)[a-zA-Z0-9._-]{1,249}$"}
+            "topic": {"type": "string", "pattern": "^(?!\\.{1,2}$)[a-zA-Z0-9._-]{1,249}$", "description": "A Kafka topic name"}
         }
     });
     let mut webhook = json!({
@@ -457,14 +617,17 @@ fn job_schema() -> Value {
         "required": ["type", "url"],
         "properties": {
             "type": {"type": "string", "enum": ["webhook"]},
-            "url": {"type": "string", "format": "uri", "maxLength": 2048, "pattern": "^https?://[^\\s/?#@]+([/?#][^\\s]*)?$"},
-            "method": {"type": ["string", "null"], "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", null], "default": "POST"},
+            "url": {"type": "string", "maxLength": crate::validate::MAX_URL_LEN, "pattern": WEBHOOK_URL, "description": "http or https; a host name whose last label starts with a letter, or an IPv4 address; an optional port; a path, query and fragment of RFC 3986 characters and %-escapes"},
+            "method": {"type": ["string", "null"], "pattern": any_case(&["GET", "POST", "PUT", "PATCH", "DELETE"]), "default": "POST", "description": "GET, POST, PUT, PATCH or DELETE, in any letter case"},
             "timeout_ms": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TIMEOUT_MS, "default": 10_000},
             "headers": {
                 "type": ["object", "null"],
                 "maxProperties": 50,
-                "propertyNames": {"pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},
-                "additionalProperties": {"type": "string", "maxLength": 4096}
+                "propertyNames": {
+                    "pattern": format!("^(?![Ww][Ee][Bb][Hh][Oo][Oo][Kk]-)(?!{reserved}$)[A-Za-z0-9!#$%&'*+.^_`|~-]{{1,256}}$")
+                },
+                "additionalProperties": {"type": "string", "maxLength": 4096, "pattern": "^[\\t\\u0020-\\u007e]*$"},
+                "description": "At most 50; names are HTTP tokens other than the ones the delivery sets (webhook-*, host, content-length, ...); values visible ASCII, spaces and tabs"
             }
         }
     });
@@ -474,11 +637,34 @@ fn job_schema() -> Value {
         {
             props.extend(more);
         }
+        variant["additionalProperties"] = any.clone();
+        variant["propertyNames"] = json!({"pattern": NO_NUL});
     }
     json!({
-        "description": "Where each fire is delivered. Kept as given; the file routes add `files` and `scheduler_id`.",
+        "description": "Where each fire is delivered. Kept as given (whole numbers written as floats are stored as integers); the file routes add `files` and `scheduler_id`. No U+0000 in any string or key.",
         "oneOf": [kafka, webhook],
         "discriminator": {"propertyName": "type"}
+    })
+}
+
+/// A multipart form of the file routes: `payload` (the JSON body of the matching JSON route, in
+/// a part of type application/json) and up to 10 `files` parts; other parts are ignored.
+fn form_schema(payload: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["payload"],
+        "properties": {
+            "payload": ref_to(payload),
+            "files": {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"}, "maxItems": DEFAULT_MAX_FILES},
+                    {"type": "string", "contentMediaType": "application/octet-stream"}
+                ],
+                "description": "Zero or more files (25 MiB each, 10 a request, by default), each a part named files (one part reads the same as an array of one); the 11th is a 413"
+            }
+        },
+        "propertyNames": {"pattern": PART_NAME},
+        "description": "Parts other than payload and files are ignored; part names cannot hold the control characters a part header cannot carry"
     })
 }
 
@@ -495,7 +681,10 @@ fn link(doc: &mut Value) {
         ("GetExecutions", "executions"),
         ("GetPreview", "preview"),
         ("RunScheduler", "run"),
-        ("UpdateSchedulerWithFiles", "update_with_files"),
+        // No link to the seed's update with files (PUT .../schedulers/files/{id}): a stateful
+        // tester that deleted the scheduler through DELETE .../schedulers/{id} does not see that
+        // path below the deleted one, and takes the correct 404 that follows for a lost
+        // resource.
     ];
     let mut links = serde_json::Map::new();
     for (name, operation) in targets {
@@ -638,7 +827,7 @@ mod tests {
         assert_eq!(list["post"]["requestBody"]["required"], true);
         let form = &doc["components"]["schemas"]["SchedulerForm"];
         assert_eq!(form["required"], serde_json::json!(["payload"]));
-        assert_eq!(form["properties"]["files"]["maxItems"], 10);
+        assert_eq!(form["properties"]["files"]["anyOf"][0]["maxItems"], 10);
         let links = list["post"]["responses"]["201"]["links"]
             .as_object()
             .unwrap();
@@ -659,6 +848,35 @@ mod tests {
                 "{l}"
             );
         }
+    }
+
+    /// Every time zone the document lists is one the server takes, and the document's date-time,
+    /// URL and name patterns are the ones the server checks.
+    #[test]
+    fn the_timing_fields_are_stated() {
+        let doc = super::document();
+        let create = &doc["components"]["schemas"]["SchedulerCreate"];
+        let zones = create["properties"]["timezone"]["enum"].as_array().unwrap();
+        assert!(zones.len() > 400);
+        for zone in zones.iter().filter_map(Value::as_str) {
+            assert!(zone.parse::<chrono_tz::Tz>().is_ok(), "{zone}");
+        }
+        assert_eq!(
+            create["properties"]["cron_expression"]["anyOf"][0]["format"],
+            "cron"
+        );
+        assert!(create["x-after"]["end_datetime"].is_string());
+        let update = &doc["components"]["schemas"]["SchedulerUpdate"];
+        assert!(update.get("required").is_none());
+        let put = &doc["paths"]
+            ["/3rd/organization/{organization_id}/users/{user_id}/schedulers/{scheduler_id}"]
+            ["put"];
+        assert_eq!(
+            put["responses"]["409"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+        let url = &doc["components"]["schemas"]["Job"]["oneOf"][1]["properties"]["url"];
+        assert_eq!(url["pattern"], super::WEBHOOK_URL);
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub(crate) const MAX_SKIP: i64 = 1_000_000;
 pub(crate) const MAX_PREVIEW: usize = 100;
 pub(crate) const DEFAULT_PREVIEW: usize = 10;
 
+/// The parameters the routes read; any other is ignored, whatever it holds.
+const KNOWN: [&str; 4] = ["event_type", "limit", "skip", "count"];
+
 /// The parameters of a query string. A parameter given twice is refused rather than guessed.
 pub(crate) struct Params(HashMap<String, String>);
 
@@ -19,6 +22,9 @@ impl Params {
     pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut map = HashMap::new();
         for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            if !KNOWN.contains(&k.as_ref()) {
+                continue;
+            }
             // Postgres text cannot hold U+0000; no parameter needs it.
             if v.contains('\0') {
                 return Err(ApiError::bad_request(format!(

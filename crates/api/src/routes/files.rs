@@ -181,6 +181,7 @@ pub(crate) async fn create_with_files(
         (status = 400, description = "scheduler_id is required / payload is required / Invalid JSON in payload, or an invalid field", body = ErrorBody),
         (status = 401, description = "Unauthorized", body = ErrorBody),
         (status = 404, description = "Scheduler not found, or User not found", body = ErrorBody),
+        (status = 409, description = "The payload is valid on its own, but the scheduler it would make from this one's stored fields is not; the message names the field", body = ErrorBody),
         (status = 413, description = "A file over the size limit, too many files, or a payload over 1 MiB", body = ErrorBody),
         (status = 415, description = "Content-Type is not multipart/form-data", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),

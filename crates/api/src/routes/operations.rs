@@ -391,7 +391,7 @@ pub(crate) async fn redrive_dead_group(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "How many were redriven", body = GroupRedriven),
-        (status = 400, description = "last_error missing or not a string or null", body = ErrorBody),
+        (status = 400, description = "last_error missing, not a string or null, or holding NUL", body = ErrorBody),
         (status = 401, description = "Missing or wrong x-admin-token", body = ErrorBody),
         (status = 404, description = "The admin API is off (no ADMIN_TOKEN)", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
@@ -407,6 +407,12 @@ pub(crate) async fn admin_redrive_group(
     let last_error = match doc.get("last_error") {
         None => return Err(ApiError::bad_request("last_error is required")),
         Some(serde_json::Value::Null) => None,
+        // No stored error holds U+0000 (Postgres text cannot), and it cannot be a parameter.
+        Some(serde_json::Value::String(s)) if s.contains('\0') => {
+            return Err(ApiError::bad_request(
+                "last_error must not contain NUL characters (\\u0000)",
+            ))
+        }
         Some(serde_json::Value::String(s)) => Some(s.as_str()),
         Some(_) => return Err(ApiError::bad_request("last_error must be a string or null")),
     };

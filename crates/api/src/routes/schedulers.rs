@@ -16,7 +16,7 @@ use crate::document::{FireItem, FirePage, MessageBody, Preview, SchedulerDocumen
 use crate::error::ErrorBody;
 use crate::query::Params;
 use crate::routes::{TenantHeaders, TenantPath};
-use crate::validate::{merged, Draft, Timing};
+use crate::validate::{check_fields, merged, Draft, Timing};
 use crate::{format_time, ApiError, AppState};
 
 /// `NotFound` from the store means the scheduler is not this user's (or does not exist).
@@ -265,9 +265,10 @@ fn new_record(
     security(("access_token" = [])),
     responses(
         (status = 200, description = "The whole updated scheduler", body = SchedulerDocument),
-        (status = 400, description = "scheduler_id is required, or an invalid field", body = ErrorBody),
+        (status = 400, description = "scheduler_id is required, or a field of the body is invalid on its own (the message names it)", body = ErrorBody),
         (status = 401, description = "Unauthorized", body = ErrorBody),
         (status = 404, description = "Scheduler not found, or User not found", body = ErrorBody),
+        (status = 409, description = "The body is valid on its own, but the scheduler it would make from this one's stored fields is not (a required timing field missing, end_datetime not after the start, ...); the message names the field", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
@@ -301,7 +302,15 @@ pub(crate) fn updated_scheduler(
     body: &serde_json::Map<String, serde_json::Value>,
     now: DateTime<Utc>,
 ) -> Result<SchedulerRecord, ApiError> {
-    let draft = Draft::from_map(&merged(stored, body))?;
+    // The body on its own: a bad field is the request's fault (400). The scheduler it would
+    // make: a body valid on its own that this scheduler's stored fields make invalid (a
+    // frequency unit without its value, an end before the stored start) conflicts with the
+    // scheduler's current state (409).
+    check_fields(body)?;
+    let draft = Draft::from_merged(&merged(stored, body)).map_err(|e| match e {
+        ApiError::BadRequest(message) => ApiError::Conflict(message),
+        other => other,
+    })?;
     let mut record = stored.clone();
     draft.apply(&mut record);
     let schedule = record.schedule()?;

@@ -104,9 +104,9 @@ fn overlap_of(body: OptionalJsonObject) -> Result<TimeDelta, ApiError> {
     let max = MAX_OVERLAP.num_seconds();
     match doc.get("overlap_secs") {
         None | Some(Value::Null) => Ok(DEFAULT_OVERLAP),
-        Some(v) => v
-            .as_i64()
-            .filter(|s| (0..=max).contains(s))
+        // A whole number, also when written as a float (`3600.0`), as JSON Schema's integer.
+        Some(v) => crate::validate::whole_number(v, 0, max.unsigned_abs())
+            .and_then(|s| i64::try_from(s).ok())
             .map(TimeDelta::seconds)
             .ok_or_else(|| {
                 ApiError::bad_request(format!(

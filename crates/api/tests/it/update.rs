@@ -107,7 +107,8 @@ async fn partial_update_pause_resume_and_timing_change() {
     assert_eq!(one_shot["next_fire_at"], "2026-02-01T11:00:00.000Z");
     assert_eq!(one_shot["start_date"], "2026-02-01T11:00:00.000Z");
 
-    // A bad merged document is refused and changes nothing.
+    // A body valid on its own that makes this scheduler invalid conflicts with it (409; on a
+    // scheduler with a schedule_expression the same body is fine), and changes nothing.
     let before = app.dump().await;
     let r = app
         .call(
@@ -117,12 +118,23 @@ async fn partial_update_pause_resume_and_timing_change() {
             Some(&json!({"type": "recurring", "trigger_frequency_unit": null})),
         )
         .await;
-    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.status, 409, "{r:?}");
     assert!(
         r.message().contains("trigger_frequency_unit"),
         "{}",
         r.message()
     );
+    assert_eq!(app.dump().await, before);
+    // A field bad on its own is the request's fault.
+    let r = app
+        .call(
+            Method::PUT,
+            &scheduler(ORG, USER, id),
+            &token,
+            Some(&json!({"trigger_frequency_unit": "fortnights"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
     assert_eq!(app.dump().await, before);
 
     // updated_by is the path user; another user of the organization cannot see it.
