@@ -4,11 +4,12 @@
 # and /v1 and the admin routes, within a time budget. Prints schemathesis's summary; exits
 # non-zero on any failure not named in tests/schemathesis/baseline.json (each entry there says
 # why the seed document fixes that behaviour).
-# Usage: scripts/schemathesis.sh [extra schemathesis arguments]   (make schemathesis)
-#        scripts/schemathesis.sh --metrics-only   only the metric-name check below (make test)
+# Usage: scripts/schemathesis.sh [extra schemathesis arguments]   (make schemathesis, make test)
+#        scripts/schemathesis.sh --metrics-only   only the metric-name check below
 # Either way the metric names the Grafana dashboard and the alerting rules use are checked
 # against the live server's /metrics (scripts/check-metric-names.py).
-# Env: SCHEMATHESIS_MAX_TIME (seconds, default 150), SCHEMATHESIS_SEED, SCHEDULER_BIN.
+# Env: SCHEMATHESIS_MAX_TIME (seconds, default 150), SCHEMATHESIS_SEED, SCHEDULER_BIN,
+#      SCHEMATHESIS_KEEP (a directory to copy the server's log and the reports to).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "schemathesis.sh: $*" >&2; }
@@ -86,4 +87,10 @@ if grep -q "panicked" "$work/server.log"; then
     log "the server panicked:"; grep -A5 "panicked" "$work/server.log" >&2; rc=1
 fi
 [ "$metrics_status" = 0 ] || rc=1
+if [ -n "${SCHEMATHESIS_KEEP:-}" ]; then
+    # The server's log and the reports, for a closer look at what failed.
+    mkdir -p "$SCHEMATHESIS_KEEP"
+    cp -r "$work/server.log" "$work/report" "$SCHEMATHESIS_KEEP/"
+    log "server log and reports kept in $SCHEMATHESIS_KEEP"
+fi
 exit "$rc"
