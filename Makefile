@@ -26,8 +26,10 @@ test:
 schemathesis:
 	scripts/schemathesis.sh $(ARGS)
 
-## Benchmarks (not tests): burst, steady, scale, API and pgbench ceilings against the release
-## build; writes bench/results/ (ARGS=--quick for a short run). About 15 minutes.
+## Benchmarks (not tests): ceilings (pgbench, lean and project claim), API, bursts, a 1/2/4
+## runner sweep, steady, scale, retention over a 10,000,000-fire backlog and a 15-minute flexible
+## window, against the release build; writes bench/results/. About 45 minutes (the window run
+## alone is 16); ARGS=--quick is the developer loop (under 3 minutes), ARGS=--only=a,b picks parts.
 bench:
 	scripts/bench.sh $(ARGS)
 
