@@ -232,22 +232,28 @@ pub async fn server_info(pool: &PgPool) -> anyhow::Result<Value> {
 }
 
 /// What the fires table says after a delivery run: counts, the last acknowledgement, and the
-/// claim batches (fires created by one claim share its `created_at`).
-pub async fn fire_report(pool: &PgPool) -> anyhow::Result<(Value, Option<f64>)> {
+/// claim batches (fires created by one claim share its `created_at`). Only the fires created
+/// from `since` on: a history backlog the run started with is not the run's.
+pub async fn fire_report(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+) -> anyhow::Result<(Value, Option<f64>)> {
     let r = sqlx::query(
         "SELECT count(*), count(DISTINCT (scheduler_id, scheduled_for)),
                 count(*) FILTER (WHERE status <> 'delivered'), count(*) FILTER (WHERE attempts > 1),
                 (extract(epoch FROM max(delivered_at)) * 1000)::float8
-         FROM fires",
+         FROM fires WHERE created_at >= $1",
     )
+    .bind(since)
     .fetch_one(pool)
     .await?;
     let last_ack: Option<f64> = r.get(4);
     let batches: Vec<(f64, i64, Option<f64>)> = sqlx::query_as(
         "SELECT (extract(epoch FROM created_at) * 1000)::float8, count(*),
                 (extract(epoch FROM max(delivered_at)) * 1000)::float8
-         FROM fires GROUP BY created_at ORDER BY created_at",
+         FROM fires WHERE created_at >= $1 GROUP BY created_at ORDER BY created_at",
     )
+    .bind(since)
     .fetch_all(pool)
     .await?;
     let mut sizes: Vec<f64> = batches.iter().map(|b| b.1 as f64).collect();

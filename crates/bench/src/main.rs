@@ -476,6 +476,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
     let t0 = chrono::Utc::now() + chrono::TimeDelta::milliseconds(lead_ms);
     let t0 = chrono::DateTime::from_timestamp(t0.timestamp() + 1, 0).unwrap_or(t0);
     let t0_ms = t0.timestamp_millis() as f64;
+    let inserted_from = chrono::Utc::now();
     let ins = Instant::now();
     db::insert_one_shots(&ctx.pool, n, t0, rate, window_minutes, &job).await?;
     let insert_secs = ins.elapsed().as_secs_f64();
@@ -530,7 +531,7 @@ async fn run_delivery(ctx: &Ctx, load: Load<'_>) -> anyhow::Result<Value> {
     }
     drop(kafka_sink);
     let recs = got.take();
-    let (fires, last_ack_ms) = db::fire_report(&ctx.pool).await?;
+    let (fires, last_ack_ms) = db::fire_report(&ctx.pool, inserted_from).await?;
 
     let distinct: HashSet<&str> = recs.iter().map(|g| g.fire_id.as_str()).collect();
     // Lag from the planned delivery: the slot, or its instant in the flexible window.
