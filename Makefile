@@ -28,7 +28,7 @@ schemathesis:
 
 ## Benchmarks (not tests): ceilings (pgbench, lean and project claim), API, bursts, a 1/2/4
 ## runner sweep, steady, scale, retention over a 10,000,000-fire backlog and a 15-minute flexible
-## window, against the release build; writes bench/results/. About 45 minutes (the window run
+## window, against the release build; writes bench/results/. About 30 minutes (the window run
 ## alone is 16); ARGS=--quick is the developer loop (under 3 minutes), ARGS=--only=a,b picks parts.
 bench:
 	scripts/bench.sh $(ARGS)
